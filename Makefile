@@ -1,0 +1,58 @@
+# steerdns: `make run` builds and serves the demo config; `make test` builds and runs every test.
+SHELL := /bin/bash
+BUILD ?= build
+FUZZ_BUILD ?= build-fuzz
+BUILD_TYPE ?= Release
+JOBS ?= $(shell nproc)
+CONFIG ?= examples/demo.yaml
+
+DEPS_BUILD := build-essential cmake ninja-build pkg-config libknot-dev libboost-dev \
+  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev \
+  libcli11-dev libspdlog-dev libfmt-dev libpugixml-dev libmaxminddb-dev
+DEPS_TEST := libgtest-dev libgmock-dev libbenchmark-dev dnsutils knot-dnsutils nsd python3 \
+  python3-dnspython clang libfuzzer-14-dev libclang-rt-14-dev
+DEPS_BENCH := dnsperf knot nsd gdnsd
+
+.PHONY: all deps deps-test build run test fuzz-build bench clean format tidy
+
+all: build
+
+deps:
+	@scripts/install-deps.sh $(DEPS_BUILD)
+
+deps-test: deps
+	@scripts/install-deps.sh $(DEPS_TEST)
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	exec $(BUILD)/steerdns serve --config $(CONFIG)
+
+# libFuzzer targets need clang; they get their own build tree and are run, time-bounded, by ctest.
+fuzz-build: deps-test
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSTEERDNS_FUZZ=ON -DSTEERDNS_TESTS=OFF -DSTEERDNS_BENCH=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+test: deps-test fuzz-build
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTEERDNS_WERROR=ON \
+	  -DSTEERDNS_FUZZ_DIR=$(abspath $(FUZZ_BUILD))/tests/fuzz $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	@scripts/install-deps.sh $(DEPS_BENCH)
+	bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc')
+
+tidy: build
+	clang-tidy -p $(BUILD) $$(git ls-files 'src/*.cc')
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,47 @@
+#pragma once
+// Turns a YAML config file (or --zone command-line arguments) into the settings the daemon
+// starts with and the RuntimeConfig the query path serves. Every error says where and why
+// ("file:line: ..."), and nothing is half-built: a failed load returns an error and no config.
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "config/runtime.h"
+#include "core/result.h"
+
+namespace steerdns::config {
+
+// Startup-only settings: changing them needs a restart (a reload logs that they were ignored).
+struct ServerSettings {
+  std::vector<std::string> listen;  // "127.0.0.1:5300", "[::1]:5300"
+  int udp_threads = 0;              // 0 = one per CPU core
+  int tcp_max_clients = 1024;
+  int tcp_idle_timeout_ms = 10000;  // as Knot: close idle connections after 10 s
+  int tcp_io_timeout_ms = 500;      // max time to receive one message once it started
+  std::string control_socket;       // UNIX socket for `steerdns reload`; empty = none
+};
+
+struct LoadedConfig {
+  ServerSettings server;
+  std::shared_ptr<const RuntimeConfig> runtime;
+  std::vector<std::string> warnings;
+};
+
+// One "--zone ORIGIN=PATH" argument.
+struct ZoneArg {
+  std::string origin;
+  std::string path;
+};
+
+// Loads the YAML config at `path` (zones from files and inline records). Relative zone file
+// paths are resolved against the config file's directory.
+Result<LoadedConfig> load_config_file(const std::string& path);
+
+// Builds a config from --zone arguments alone (no config file).
+Result<LoadedConfig> load_zone_args(const std::vector<ZoneArg>& zones);
+
+// Parses "ORIGIN=PATH".
+Result<ZoneArg> parse_zone_arg(const std::string& arg);
+
+}  // namespace steerdns::config
