@@ -86,12 +86,7 @@ const zone::Zone* RuntimeConfig::find_zone(const uint8_t* qname, size_t len) con
   // Longest first, so the first suffix match is the closest enclosing zone.
   for (const auto& z : zones_) {
     const dns::Name& o = z->origin();
-    if (o.size() > len) continue;
-    size_t off = len - o.size();
-    if (!dns::wire_name_equal(qname + off, o.data(), o.size())) continue;
-    size_t i = 0;
-    while (i < off) i += 1u + qname[i];
-    if (i == off) return z.get();
+    if (dns::wire_name_is_under(qname, len, o.data(), o.size())) return z.get();
   }
   return nullptr;
 }

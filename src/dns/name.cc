@@ -24,6 +24,15 @@ size_t wire_name_length(const uint8_t* p, size_t max) {
   return 0;
 }
 
+bool wire_name_is_under(const uint8_t* name, size_t len, const uint8_t* suffix, size_t slen) {
+  if (slen > len) return false;
+  size_t off = len - slen;
+  if (!wire_name_equal(name + off, suffix, slen)) return false;
+  size_t i = 0;
+  while (i < off) i += 1u + name[i];
+  return i == off;
+}
+
 size_t hash_wire_name(const uint8_t* p, size_t len) {
   uint64_t h = 1469598103934665603ULL;
   for (size_t i = 0; i < len; ++i) {
@@ -211,13 +220,7 @@ Name Name::parent(int k) const {
 }
 
 bool Name::is_subdomain_of(const Name& other) const {
-  if (other.len_ > len_) return false;
-  size_t off = len_ - other.len_;
-  // The suffix must start on a label boundary.
-  size_t i = 0;
-  while (i < off) i += 1 + buf_[i];
-  if (i != off) return false;
-  return wire_name_equal(buf_.data() + off, other.buf_.data(), other.len_);
+  return wire_name_is_under(buf_.data(), len_, other.buf_.data(), other.len_);
 }
 
 Result<Name> Name::replace_suffix(const Name& from, const Name& to) const {

@@ -21,6 +21,8 @@ inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<ui
 bool wire_name_equal(const uint8_t* a, const uint8_t* b, size_t len);
 // Number of octets of the uncompressed wire name at p (bounded by max); 0 if malformed.
 size_t wire_name_length(const uint8_t* p, size_t max);
+// True if the uncompressed wire name equals `suffix` or lies below it (label-aligned match).
+bool wire_name_is_under(const uint8_t* name, size_t len, const uint8_t* suffix, size_t slen);
 
 class Name {
  public:

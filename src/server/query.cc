@@ -75,13 +75,7 @@ class Response {
 };
 
 bool name_in(const uint8_t* name, size_t len, const dns::Name& zone_origin) {
-  const size_t ol = zone_origin.size();
-  if (ol > len) return false;
-  size_t off = len - ol;
-  if (!dns::wire_name_equal(name + off, zone_origin.data(), ol)) return false;
-  size_t i = 0;
-  while (i < off) i += 1u + name[i];
-  return i == off;
+  return dns::wire_name_is_under(name, len, zone_origin.data(), zone_origin.size());
 }
 
 uint32_t ttl_of(const RRset& rs) { return rs.ttl; }
@@ -152,8 +146,8 @@ void Answerer::referral(const Zone& z, const Node& cut) {
   r_.rrset(z, cut_name, cut.name_len, false, *ns, ns->ttl, r_.ns);
   if (!r_.w().ok()) return;
   z.for_each_rdata(*ns, [&](const uint8_t* rd, uint16_t len) {
-    bool below_cut = len >= cut.name_len &&
-                     name_in(rd, len, z.name(cut));  // in-bailiwick glue is required
+    // In-bailiwick glue is required (RFC 9471).
+    bool below_cut = dns::wire_name_is_under(rd, len, cut_name, cut.name_len);
     add_addresses(z, rd, len, below_cut);
   });
 }

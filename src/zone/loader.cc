@@ -1,6 +1,9 @@
 #include "zone/loader.h"
 
+// libzscanner's headers have no extern "C" of their own.
+extern "C" {
 #include <libzscanner/scanner.h>
+}
 
 #include <cstring>
 

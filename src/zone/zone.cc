@@ -1,8 +1,9 @@
 #include "zone/zone.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstring>
-#include <unordered_map>
 
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
@@ -44,10 +45,17 @@ size_t Zone::memory_bytes() const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The builder keeps names in one arena with an open-addressing index (no per-name allocation):
+// a 1,000,000-name zone is mostly hashing and a few linear passes.
 
 struct ZoneBuilder::Impl {
   Name origin;
-  Name origin_lower;
+  struct NameEnt {
+    uint32_t off;
+    uint32_t hash;
+    uint32_t parent;
+    uint8_t len;
+  };
   struct Rec {
     uint32_t name_id;
     uint16_t type;
@@ -59,9 +67,48 @@ struct ZoneBuilder::Impl {
   };
   std::vector<Rec> recs;
   std::vector<uint8_t> rd;          // rdata of all records back to back
-  std::vector<std::string> owners;  // original-case wire names, by name id
-  std::unordered_map<std::string, uint32_t> name_ids;  // lower-cased wire name -> id
+  std::vector<uint8_t> name_arena;  // original-case wire names
+  std::vector<NameEnt> names;
+  std::vector<uint32_t> table;      // name ids; kNone = empty
+  size_t mask = 0;
+  uint32_t last_id = kNone;         // consecutive records usually share their owner
   std::vector<std::string> files;
+
+  const uint8_t* name_ptr(uint32_t id) const { return name_arena.data() + names[id].off; }
+
+  void grow() {
+    size_t cap = table.empty() ? 1024 : table.size() * 2;
+    table.assign(cap, kNone);
+    mask = cap - 1;
+    for (uint32_t id = 0; id < names.size(); ++id) {
+      size_t h = names[id].hash & mask;
+      while (table[h] != kNone) h = (h + 1) & mask;
+      table[h] = id;
+    }
+  }
+  // Returns the id of the name, adding it if absent; `added` tells which.
+  uint32_t intern(const uint8_t* p, size_t len, bool* added = nullptr) {
+    if (names.size() * 2 >= table.size()) grow();
+    auto hash = static_cast<uint32_t>(dns::hash_wire_name(p, len));
+    size_t h = hash & mask;
+    for (;;) {
+      uint32_t id = table[h];
+      if (id == kNone) break;
+      if (names[id].hash == hash && names[id].len == len &&
+          dns::wire_name_equal(name_ptr(id), p, len)) {
+        if (added) *added = false;
+        return id;
+      }
+      h = (h + 1) & mask;
+    }
+    auto id = static_cast<uint32_t>(names.size());
+    names.push_back(NameEnt{static_cast<uint32_t>(name_arena.size()), hash, kNone,
+                            static_cast<uint8_t>(len)});
+    name_arena.insert(name_arena.end(), p, p + len);
+    table[h] = id;
+    if (added) *added = true;
+    return id;
+  }
 
   uint32_t file_id(std::string_view f) {
     for (size_t i = 0; i < files.size(); ++i) {
@@ -75,27 +122,17 @@ struct ZoneBuilder::Impl {
     return files[r.file_id] + ":" + std::to_string(r.line);
   }
   std::string owner_text(uint32_t id) const {
-    auto n = Name::from_uncompressed(reinterpret_cast<const uint8_t*>(owners[id].data()),
-                                     owners[id].size());
+    auto n = Name::from_uncompressed(name_ptr(id), names[id].len);
     return n ? n->to_text() : "?";
   }
 };
 
 ZoneBuilder::ZoneBuilder(Name origin) : impl_(std::make_unique<Impl>()) {
   impl_->origin = origin;
-  impl_->origin_lower = origin.lowered();
 }
 ZoneBuilder::~ZoneBuilder() = default;
 
 size_t ZoneBuilder::record_count() const { return impl_->recs.size(); }
-
-namespace {
-std::string lower_key(const uint8_t* p, size_t len) {
-  std::string s(reinterpret_cast<const char*>(p), len);
-  for (auto& c : s) c = static_cast<char>(dns::lower(static_cast<uint8_t>(c)));
-  return s;
-}
-}  // namespace
 
 Status ZoneBuilder::add(const uint8_t* owner, size_t owner_len, uint16_t type, uint16_t rclass,
                         uint32_t ttl, const uint8_t* rdata, size_t rdlen, std::string_view file,
@@ -104,13 +141,18 @@ Status ZoneBuilder::add(const uint8_t* owner, size_t owner_len, uint16_t type, u
   auto where = [&] {
     return file.empty() ? std::string("record") : std::string(file) + ":" + std::to_string(line);
   };
-  auto owner_name = Name::from_uncompressed(owner, owner_len);
-  if (!owner_name) return Error{where() + ": malformed owner name"};
+  if (owner_len == 0 || dns::wire_name_length(owner, owner_len) != owner_len) {
+    return Error{where() + ": malformed owner name"};
+  }
+  auto owner_text = [&] {
+    auto n = Name::from_uncompressed(owner, owner_len);
+    return n ? n->to_text() : std::string("?");
+  };
   if (rclass != dns::rrclass::IN) {
     return Error{where() + ": class " + dns::class_to_text(rclass) + " is not supported (only IN)"};
   }
-  if (!owner_name->is_subdomain_of(m.origin)) {
-    return Error{where() + ": owner " + owner_name->to_text() + " is outside the zone " +
+  if (!dns::wire_name_is_under(owner, owner_len, m.origin.data(), m.origin.size())) {
+    return Error{where() + ": owner " + owner_text() + " is outside the zone " +
                  m.origin.to_text()};
   }
   if (dns::is_meta_type(type)) {
@@ -120,15 +162,39 @@ Status ZoneBuilder::add(const uint8_t* owner, size_t owner_len, uint16_t type, u
     return Error{where() + ": malformed " + dns::type_to_text(type) + " rdata"};
   }
   if (ttl > 0x7FFFFFFFu) ttl = 0;  // RFC 2181 8: values above 2^31-1 are treated as 0
-  std::string key = lower_key(owner, owner_len);
-  auto [it, inserted] = m.name_ids.try_emplace(std::move(key), static_cast<uint32_t>(m.owners.size()));
-  if (inserted) m.owners.emplace_back(reinterpret_cast<const char*>(owner), owner_len);
-  if (m.rd.size() + rdlen > 0xFFFFFFF0u) return Error{where() + ": zone too large"};
-  m.recs.push_back(Impl::Rec{it->second, type, static_cast<uint16_t>(rdlen), ttl,
+  uint32_t id = m.last_id;
+  if (id == kNone || m.names[id].len != owner_len ||
+      !dns::wire_name_equal(m.name_ptr(id), owner, owner_len)) {
+    id = m.intern(owner, owner_len);
+    m.last_id = id;
+  }
+  if (m.rd.size() + rdlen > 0xFFFF0000u) return Error{where() + ": zone too large"};
+  m.recs.push_back(Impl::Rec{id, type, static_cast<uint16_t>(rdlen), ttl,
                              static_cast<uint32_t>(m.rd.size()), m.file_id(file), line});
   m.rd.insert(m.rd.end(), rdata, rdata + rdlen);
   return OkStatus();
 }
+
+namespace {
+// First 8 octets of a label, lower-cased, big-endian: orders most labels without a full compare.
+uint64_t label_key(const uint8_t* label) {
+  uint64_t k = 0;
+  for (int i = 0; i < 8; ++i) {
+    k <<= 8;
+    if (i < label[0]) k |= dns::lower(label[1 + i]);
+  }
+  return k;
+}
+// Canonical order of two labels (RFC 4034 6.1): octet-wise, lower-cased, shorter first.
+int label_cmp(const uint8_t* a, const uint8_t* b) {
+  size_t m = std::min(a[0], b[0]);
+  for (size_t i = 1; i <= m; ++i) {
+    uint8_t ca = dns::lower(a[i]), cb = dns::lower(b[i]);
+    if (ca != cb) return ca < cb ? -1 : 1;
+  }
+  return a[0] == b[0] ? 0 : (a[0] < b[0] ? -1 : 1);
+}
+}  // namespace
 
 Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>* warnings) {
   Impl& m = *impl_;
@@ -138,89 +204,83 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
     if (warnings) warnings->push_back(std::move(s));
   };
 
-  // Materialise empty non-terminals: every ancestor between a name and the apex exists.
-  const size_t origin_len = m.origin.size();
-  {
-    std::string key = lower_key(m.origin.data(), m.origin.size());
-    if (m.name_ids.try_emplace(key, static_cast<uint32_t>(m.owners.size())).second) {
-      m.owners.emplace_back(reinterpret_cast<const char*>(m.origin.data()), m.origin.size());
-    }
+  // Materialise empty non-terminals: every name's parent exists, up to the apex.
+  const uint32_t apex_id = m.intern(m.origin.data(), m.origin.size());
+  for (uint32_t id = 0; id < m.names.size(); ++id) {  // grows while we walk it
+    if (id == apex_id) continue;
+    uint8_t buf[dns::kMaxNameLen];
+    const uint8_t* p = m.name_ptr(id);
+    size_t plen = m.names[id].len - 1u - p[0];
+    std::memcpy(buf, p + 1 + p[0], plen);  // the arena may move while interning
+    m.names[id].parent = m.intern(buf, plen);
   }
-  for (size_t id = 0, n = m.owners.size(); id < n; ++id) {
-    std::string cur = m.owners[id];
-    for (;;) {
-      if (cur.size() <= origin_len) break;
-      cur.erase(0, 1 + static_cast<uint8_t>(cur[0]));
-      std::string key = lower_key(reinterpret_cast<const uint8_t*>(cur.data()), cur.size());
-      auto [it, ins] = m.name_ids.try_emplace(std::move(key), static_cast<uint32_t>(m.owners.size()));
-      if (!ins) break;  // its ancestors exist already
-      m.owners.push_back(cur);
-    }
-  }
-  const size_t nnames = m.owners.size();
+  const size_t nnames = m.names.size();
 
-  // Canonical order (RFC 4034 6.1): sort by the reversed, lower-cased label sequence.
-  std::vector<std::string> rkeys(nnames);
-  for (size_t id = 0; id < nnames; ++id) {
-    const std::string& w = m.owners[id];
-    uint8_t offs[128];
-    int nl = 0;
-    for (size_t i = 0; static_cast<uint8_t>(w[i]) != 0; i += 1 + static_cast<uint8_t>(w[i])) {
-      offs[nl++] = static_cast<uint8_t>(i);
-    }
-    std::string& k = rkeys[id];
-    k.reserve(w.size());
-    for (int l = nl - 1; l >= 0; --l) {
-      size_t o = offs[l];
-      for (size_t j = 1; j <= static_cast<uint8_t>(w[o]); ++j) {
-        // Map each octet so that the label terminator (1) sorts before any octet (>= 2).
-        k += static_cast<char>(dns::lower(static_cast<uint8_t>(w[o + j])));
+  // Canonical order (RFC 4034 6.1), i.e. the tree keyed by reversed labels: sort siblings by
+  // label, then walk the tree depth-first from the apex.
+  struct Child {
+    uint32_t parent;
+    uint64_t key;
+    uint32_t id;
+  };
+  std::vector<Child> kids;
+  kids.reserve(nnames);
+  for (uint32_t id = 0; id < nnames; ++id) {
+    if (id != apex_id) kids.push_back(Child{m.names[id].parent, label_key(m.name_ptr(id)), id});
+  }
+  std::sort(kids.begin(), kids.end(), [&](const Child& a, const Child& b) {
+    if (a.parent != b.parent) return a.parent < b.parent;
+    if (a.key != b.key) return a.key < b.key;
+    return label_cmp(m.name_ptr(a.id), m.name_ptr(b.id)) < 0;
+  });
+  std::vector<uint32_t> first_kid(nnames + 1, 0);
+  for (const Child& c : kids) first_kid[c.parent + 1]++;
+  for (size_t i = 0; i < nnames; ++i) first_kid[i + 1] += first_kid[i];
+  std::vector<uint32_t> order;
+  order.reserve(nnames);
+  {
+    std::vector<std::pair<uint32_t, uint32_t>> stack;  // (name id, next child position)
+    order.push_back(apex_id);
+    stack.emplace_back(apex_id, first_kid[apex_id]);
+    while (!stack.empty()) {
+      auto& [id, next] = stack.back();
+      if (next == first_kid[id + 1]) {
+        stack.pop_back();
+        continue;
       }
-      k += '\0';
+      uint32_t c = kids[next++].id;
+      order.push_back(c);
+      stack.emplace_back(c, first_kid[c]);
     }
   }
-  std::vector<uint32_t> order(nnames);
-  for (size_t i = 0; i < nnames; ++i) order[i] = static_cast<uint32_t>(i);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const std::string& ka = rkeys[a];
-    const std::string& kb = rkeys[b];
-    // Label-wise comparison: '\0' ends a label, so a shorter label sorts first.
-    size_t i = 0, j = 0;
-    while (i < ka.size() && j < kb.size()) {
-      unsigned char ca = static_cast<unsigned char>(ka[i]), cb = static_cast<unsigned char>(kb[j]);
-      if (ca != cb) {
-        if (ca == 0) return true;
-        if (cb == 0) return false;
-        return ca < cb;
-      }
-      ++i;
-      ++j;
-    }
-    return ka.size() - i < kb.size() - j;
-  });
-  rkeys.clear();
-  rkeys.shrink_to_fit();
+  kids = {};
+  first_kid = {};
   std::vector<uint32_t> node_of(nnames);
   for (size_t i = 0; i < nnames; ++i) node_of[order[i]] = static_cast<uint32_t>(i);
 
-  // Group records by (node, type), keeping file order inside an rrset.
+  // Group records by node (counting sort keeps file order), then by type inside a node.
+  std::vector<uint32_t> rec_start(nnames + 1, 0);
+  for (const auto& r : m.recs) rec_start[node_of[r.name_id] + 1]++;
+  for (size_t i = 0; i < nnames; ++i) rec_start[i + 1] += rec_start[i];
   std::vector<uint32_t> ri(m.recs.size());
-  for (size_t i = 0; i < ri.size(); ++i) ri[i] = static_cast<uint32_t>(i);
-  std::stable_sort(ri.begin(), ri.end(), [&](uint32_t a, uint32_t b) {
-    const auto& ra = m.recs[a];
-    const auto& rb = m.recs[b];
-    uint32_t na = node_of[ra.name_id], nb = node_of[rb.name_id];
-    if (na != nb) return na < nb;
-    return ra.type < rb.type;
-  });
+  {
+    std::vector<uint32_t> fill(rec_start.begin(), rec_start.end() - 1);
+    for (uint32_t i = 0; i < m.recs.size(); ++i) ri[fill[node_of[m.recs[i].name_id]]++] = i;
+  }
+  for (size_t nd = 0; nd < nnames; ++nd) {
+    auto b = ri.begin() + rec_start[nd], e = ri.begin() + rec_start[nd + 1];
+    if (e - b > 1) {
+      std::stable_sort(b, e, [&](uint32_t x, uint32_t y) { return m.recs[x].type < m.recs[y].type; });
+    }
+  }
 
   z->nodes_.resize(nnames);
   for (size_t i = 0; i < nnames; ++i) {
-    const std::string& w = m.owners[order[i]];
+    const auto& ne = m.names[order[i]];
     Node& n = z->nodes_[i];
-    n.name_off = static_cast<uint32_t>(z->names_.size());
-    n.name_len = static_cast<uint8_t>(w.size());
-    z->names_.insert(z->names_.end(), w.begin(), w.end());
+    n.name_off = ne.off;
+    n.name_len = ne.len;
+    n.parent = ne.parent == kNone ? kNone : node_of[ne.parent];
   }
   // Hash index.
   size_t cap = 16;
@@ -228,17 +288,16 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
   z->index_.assign(cap, kNone);
   z->index_mask_ = cap - 1;
   for (uint32_t i = 0; i < nnames; ++i) {
-    const Node& n = z->nodes_[i];
-    size_t h = dns::hash_wire_name(z->names_.data() + n.name_off, n.name_len) & z->index_mask_;
+    size_t h = m.names[order[i]].hash & z->index_mask_;
     while (z->index_[h] != kNone) h = (h + 1) & z->index_mask_;
     z->index_[h] = i;
   }
-  const Node* apex = z->find(m.origin);
-  z->apex_ = z->index_of(apex);
+  z->names_ = std::move(m.name_arena);
+  z->apex_ = node_of[apex_id];
 
   // RRsets.
   std::vector<uint32_t> first_rec_of_rrset;  // for error messages
-  std::string err;
+  z->rdata_.reserve(m.rd.size() + 2 * m.recs.size());
   size_t k = 0;
   std::vector<std::pair<const uint8_t*, uint16_t>> seen;
   while (k < ri.size()) {
@@ -285,8 +344,8 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
     z->record_count_ += rs.count;
     k = j;
   }
-  m.rd.clear();
-  m.rd.shrink_to_fit();
+  m.rd = {};
+  ri = {};
   auto where_rrset = [&](const Node& n, uint16_t type) {
     const RRset* rs = z->rrset(n, type);
     return m.where(m.recs[first_rec_of_rrset[rs - z->rrsets_.data()]]);
@@ -300,9 +359,6 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
     if (i == z->apex_) {
       n.flags |= nodeflag::kApex;
     } else {
-      const uint8_t* pw = w + 1 + w[0];
-      const Node* p = z->find(pw, n.name_len - 1 - w[0]);
-      n.parent = z->index_of(p);
       Node& par = z->nodes_[n.parent];
       n.depth = static_cast<uint8_t>(par.depth + 1);
       n.cut = par.cut;
@@ -416,6 +472,11 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
       });
     }
   }
+  // The builder's scratch memory goes back to the system now, not when the builder dies: a
+  // large zone would otherwise leave the daemon's RSS at its load-time peak.
+  m = Impl{};
+  m.origin = z->origin_;
+  malloc_trim(0);
   return std::shared_ptr<const Zone>(std::move(z));
 }
 
