@@ -2,6 +2,7 @@
 // Turns a YAML config file (or --zone command-line arguments) into the settings the daemon
 // starts with and the RuntimeConfig the query path serves. Every error says where and why
 // ("file:line: ..."), and nothing is half-built: a failed load returns an error and no config.
+// Control-plane only; callable from any thread (no shared state).
 #include <memory>
 #include <string>
 #include <utility>
@@ -20,6 +21,9 @@ struct ServerSettings {
   int tcp_idle_timeout_ms = 10000;  // as Knot: close idle connections after 10 s
   int tcp_io_timeout_ms = 500;      // max time to receive one message once it started
   std::string control_socket;       // UNIX socket for `steerdns reload`; empty = none
+  // Parsed and kept, not used yet: the HTTP API and the catalog store arrive with later issues.
+  std::string api_listen;  // "127.0.0.1:8053"; empty = no API
+  std::string store;       // "sqlite:steerdns.db"; empty = none
 };
 
 struct LoadedConfig {
@@ -35,7 +39,7 @@ struct ZoneArg {
 };
 
 // Loads the YAML config at `path` (zones from files and inline records). Relative zone file
-// paths are resolved against the config file's directory.
+// paths are resolved against the config file's directory. The schema is in docs/config.md.
 Result<LoadedConfig> load_config_file(const std::string& path);
 
 // Builds a config from --zone arguments alone (no config file).
@@ -43,5 +47,11 @@ Result<LoadedConfig> load_zone_args(const std::vector<ZoneArg>& zones);
 
 // Parses "ORIGIN=PATH".
 Result<ZoneArg> parse_zone_arg(const std::string& arg);
+
+// Parses "1h30m", "10s", "500ms" (units ms, s, m, h, d; a unit is required) to milliseconds.
+Result<int64_t> parse_duration_ms(std::string_view text);
+
+// Checks "ip:port" or "[ipv6]:port" (port 1..65535).
+Status check_listen_address(std::string_view text);
 
 }  // namespace steerdns::config

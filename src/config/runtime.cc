@@ -1,10 +1,13 @@
 #include "config/runtime.h"
 
 #include <arpa/inet.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+
+#include "core/version.h"
 
 namespace steerdns::config {
 
@@ -73,6 +76,16 @@ std::string Cidr::to_text() const {
   char buf[INET6_ADDRSTRLEN];
   inet_ntop(family, addr, buf, sizeof buf);
   return std::string(buf) + "/" + std::to_string(prefix);
+}
+
+Chaos Chaos::defaults() {
+  Chaos c;
+  c.version = std::string("steerdns ") + kVersion;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0) {
+    c.id = host;
+  }
+  return c;
 }
 
 void RuntimeConfig::set_zones(std::vector<std::shared_ptr<const zone::Zone>> zones) {

@@ -31,6 +31,9 @@ struct Chaos {
   bool enabled = true;
   std::string version;  // answer to version.bind / version.server; empty = REFUSED
   std::string id;       // answer to id.server / hostname.bind; empty = REFUSED
+
+  // "steerdns <version>" and the host name: what every config starts from.
+  static Chaos defaults();
 };
 
 class RuntimeConfig {

@@ -31,6 +31,7 @@ Result<LoadedConfig> load_zone_args(const std::vector<ZoneArg>& zones) {
   auto rc = std::make_shared<RuntimeConfig>();
   rc->set_zones(std::move(loaded));
   rc->source = "command line";
+  rc->chaos = Chaos::defaults();
   out.runtime = std::move(rc);
   return out;
 }

@@ -185,14 +185,14 @@ std::string Name::to_text() const {
   for (size_t i = 0; buf_[i] != 0; i += 1 + buf_[i]) {
     for (size_t j = 1; j <= buf_[i]; ++j) {
       uint8_t c = buf_[i + j];
-      if (c == '.' || c == '\\' || c == '"' || c == '(' || c == ')' || c == ';' || c == '@' ||
-          c == '$') {
-        s += '\\';
-        s += static_cast<char>(c);
-      } else if (c <= 0x20 || c >= 0x7F) {
+      if (c <= 0x20 || c >= 0x7F) {
         char tmp[5];
         std::snprintf(tmp, sizeof tmp, "\\%03u", c);
         s += tmp;
+      } else if (!std::isalnum(c) && c != '-' && c != '_' && c != '/' && c != '*') {
+        // Escape every other symbol: libzscanner (our own zone loader) reads only these bare.
+        s += '\\';
+        s += static_cast<char>(c);
       } else {
         s += static_cast<char>(c);
       }

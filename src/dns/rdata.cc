@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 
@@ -28,7 +29,13 @@ size_t field_len(Field f, const uint8_t* p, size_t n) {
     case Field::kString:
     case Field::kCaaTag:
       if (n < 1 || n < 1u + p[0]) return kBad;
-      if (f == Field::kCaaTag && p[0] == 0) return kBad;
+      if (f == Field::kCaaTag) {
+        // RFC 8659 4.1: a non-empty tag of ASCII letters and digits only.
+        if (p[0] == 0) return kBad;
+        for (size_t i = 1; i <= p[0]; ++i) {
+          if (!std::isalnum(p[i])) return kBad;
+        }
+      }
       return 1u + p[0];
     case Field::kStrings: {
       if (n == 0) return kBad;
@@ -54,6 +61,8 @@ size_t field_len(Field f, const uint8_t* p, size_t n) {
     }
     case Field::kHex:
     case Field::kBase64:
+      // Digests, fingerprints and keys (DS, SSHFP, TLSA, DNSKEY) are never empty.
+      return n >= 1 ? n : kBad;
     case Field::kCaaValue: return n;
   }
   return kBad;
@@ -127,7 +136,9 @@ void append_svc_params(std::string& s, const uint8_t* p, size_t n) {
       case 0:
         for (size_t j = 0; j + 1 < vl; j += 2) {
           if (j) s += ',';
-          s += type_to_text(static_cast<uint16_t>(v[j] << 8 | v[j + 1]));
+          // mandatory lists SvcParamKeys (RFC 9460 8), not RR types.
+          uint16_t k = static_cast<uint16_t>(v[j] << 8 | v[j + 1]);
+          s += k < 7 ? kKeys[k] : "key" + std::to_string(k);
         }
         break;
       case 1: {

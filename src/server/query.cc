@@ -140,7 +140,8 @@ void Answerer::additional_for(const Zone& z, const RRset& rs) {
 }
 
 void Answerer::referral(const Zone& z, const Node& cut) {
-  aa_ = false;
+  // AA describes the answer's owner: a referral after an authoritative CNAME keeps it.
+  if (r_.an == 0) aa_ = false;
   const RRset* ns = z.rrset(cut, rt::NS);
   const uint8_t* cut_name = z.name_data(cut);
   r_.rrset(z, cut_name, cut.name_len, false, *ns, ns->ttl, r_.ns);
@@ -211,6 +212,8 @@ uint16_t Answerer::run(const Zone& z) {
       cur = synth;
       cur_len = prefix + tlen;
       cur_is_qname = false;
+      // A CNAME query is answered by the synthesised CNAME itself (RFC 6672 3.2).
+      if (qtype == rt::CNAME) return dns::rcode::NOERROR;
       if (!name_in(cur, cur_len, z.origin())) return dns::rcode::NOERROR;
       continue;
     }

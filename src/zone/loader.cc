@@ -5,6 +5,7 @@ extern "C" {
 #include <libzscanner/scanner.h>
 }
 
+#include <algorithm>
 #include <cstring>
 
 namespace steerdns::zone {
@@ -17,6 +18,7 @@ struct Ctx {
   bool text_mode = false;
   std::vector<std::string> errors;
   size_t max_errors = 10;
+  std::vector<const zs_scanner_t*> escapes_checked;  // one scanner per file ($INCLUDE nests)
 };
 
 std::string scanner_file(zs_scanner_t* s, const Ctx* c) {
@@ -29,8 +31,47 @@ uint32_t scanner_line(zs_scanner_t* s, const Ctx* c) {
   return c->text_mode ? c->line_base : static_cast<uint32_t>(s->line_counter);
 }
 
+bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+// libzscanner 3.2 takes \DDD escapes above 255 modulo 256 instead of rejecting them (RFC 1035
+// 5.1: DDD is an octet), so a typo would load as different data. Scans the scanner's input
+// (the whole file: libzscanner maps it at once) for them, skipping comments.
+void check_escapes(zs_scanner_t* s, Ctx* c) {
+  if (std::find(c->escapes_checked.begin(), c->escapes_checked.end(), s) !=
+      c->escapes_checked.end()) {
+    return;
+  }
+  c->escapes_checked.push_back(s);
+  const char* p = s->input.start;
+  const char* end = s->input.end;
+  if (!p || !end) return;
+  uint32_t line = 1;
+  bool quoted = false;
+  for (; p < end; ++p) {
+    if (*p == '\n') {
+      ++line;
+    } else if (*p == '\\') {
+      if (end - p >= 4 && is_digit(p[1]) && is_digit(p[2]) && is_digit(p[3])) {
+        if ((p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0') > 255) {
+          c->errors.push_back(scanner_file(s, c) + ":" +
+                              std::to_string(c->text_mode ? c->line_base : line) + ": escape \\" +
+                              std::string(p + 1, 3) + " is above 255");
+        }
+        p += 3;
+      } else if (end - p >= 2 && p[1] != '\n') {
+        ++p;
+      }
+    } else if (*p == '"') {
+      quoted = !quoted;
+    } else if (*p == ';' && !quoted) {
+      while (p + 1 < end && p[1] != '\n') ++p;
+    }
+  }
+}
+
 void on_record(zs_scanner_t* s) {
   auto* c = static_cast<Ctx*>(s->process.data);
+  check_escapes(s, c);
   if (!c->errors.empty() && c->errors.size() >= c->max_errors) {
     s->state = ZS_STATE_STOP;
     return;
@@ -45,6 +86,7 @@ void on_record(zs_scanner_t* s) {
 
 void on_error(zs_scanner_t* s) {
   auto* c = static_cast<Ctx*>(s->process.data);
+  check_escapes(s, c);
   c->errors.push_back(scanner_file(s, c) + ":" + std::to_string(scanner_line(s, c)) + ": " +
                       zs_strerror(s->error.code));
   if (c->errors.size() >= c->max_errors) s->state = ZS_STATE_STOP;

@@ -1,0 +1,425 @@
+#include "server/tcp.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "dns/message.h"
+#include "dns/name.h"
+#include "server/query.h"
+#include "server/xfr.h"
+
+namespace steerdns::server {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+// Room for one whole message plus the start of the next ones (pipelining).
+constexpr size_t kInBuf = 2 + kMaxTcpMessage + 4096;
+// Stop reading (and stop producing transfer messages) while this much output is queued, so a
+// client that sends without reading cannot make us buffer without bound.
+constexpr size_t kHighWater = size_t{256} * 1024;
+
+}  // namespace
+
+struct TcpServer::Impl {
+  Impl(const Snapshot<config::RuntimeConfig>& config, TcpOptions o)
+      : reader(config), opts(o), scratch(kMaxTcpMessage) {}
+  ~Impl() { acceptors.clear(); }
+
+  void accept(tcp::acceptor& a);
+
+  // Used on the io thread only.
+  Snapshot<config::RuntimeConfig>::Reader reader;
+  TcpOptions opts;
+  std::vector<uint8_t> scratch;  // one answer at a time (single thread)
+  int active = 0;
+  TransportCounters counters;
+  std::thread thread;
+  // Declared after everything connections touch: destroying the io_context destroys pending
+  // handlers and with them the connections.
+  asio::io_context io{1};
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+};
+
+namespace {
+
+class Conn : public std::enable_shared_from_this<Conn> {
+ public:
+  Conn(TcpServer::Impl& s, tcp::socket sock)
+      : s_(s), sock_(std::move(sock)), timer_(s.io), in_(kInBuf) {
+    ++s_.active;
+  }
+  ~Conn() { --s_.active; }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  void start() {
+    error_code ec;
+    sock_.set_option(tcp::no_delay(true), ec);
+    auto ep = sock_.remote_endpoint(ec);
+    if (ec) {
+      close();
+      return;
+    }
+    std::memcpy(&peer_, ep.data(), std::min<size_t>(ep.size(), sizeof peer_));
+    last_activity_ = Clock::now();
+    after_io();
+  }
+
+ private:
+  const sockaddr* peer() const { return reinterpret_cast<const sockaddr*>(&peer_); }
+
+  // The next time this connection is closed unless something happens.
+  Clock::time_point deadline() const {
+    using std::chrono::milliseconds;
+    Clock::time_point d = Clock::time_point::max();
+    if (writing_) {
+      // A client that does not read its answers is dropped after the idle timeout.
+      d = write_start_ + milliseconds(std::max(s_.opts.idle_timeout_ms, s_.opts.io_timeout_ms));
+    }
+    if (reading_ && partial_) {
+      d = std::min(d, msg_start_ + milliseconds(s_.opts.io_timeout_ms));
+    } else if (reading_ && !writing_ && !xfr_ && out_.empty()) {
+      d = std::min(d, last_activity_ + milliseconds(s_.opts.idle_timeout_ms));
+    }
+    return d;
+  }
+
+  // Keeps one timer wait pending at or before the deadline. A deadline that moved later (the
+  // common case: activity pushes the idle deadline out) does not touch the timer; the pending
+  // wait fires, finds time left and re-arms. Only an earlier deadline re-arms at once.
+  void arm() {
+    Clock::time_point d = deadline();
+    if (d >= armed_for_) {
+      return;
+    }
+    armed_for_ = d;
+    timer_.expires_at(d);  // cancels the pending wait (its handler sees operation_aborted)
+    timer_.async_wait([self = shared_from_this()](error_code ec) { self->on_timer(ec); });
+  }
+
+  void on_timer(error_code ec) {
+    if (ec == asio::error::operation_aborted || closed_) {
+      return;
+    }
+    armed_for_ = Clock::time_point::max();  // nothing pending now
+    if (Clock::now() >= deadline()) {
+      s_.counters.timeouts.add();
+      close();
+      return;
+    }
+    arm();
+  }
+
+  bool has_complete_message() const {
+    if (in_len_ < 2) {
+      return false;
+    }
+    size_t len = dns::get16(in_.data());
+    return len == 0 || in_len_ - 2 >= len;
+  }
+
+  void read() {
+    if (closed_ || reading_ || eof_ || closing_ || xfr_ || has_complete_message() ||
+        out_.size() + sending_.size() >= kHighWater) {
+      return;
+    }
+    reading_ = true;
+    sock_.async_read_some(
+        asio::buffer(in_.data() + in_len_, in_.size() - in_len_),
+        [self = shared_from_this()](error_code ec, size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(error_code ec, size_t n) {
+    reading_ = false;
+    if (closed_) {
+      return;
+    }
+    if (ec == asio::error::eof) {
+      eof_ = true;  // a half-close still gets the answers to what was sent
+    } else if (ec) {
+      close();
+      return;
+    }
+    if (n > 0) {
+      if (in_len_ == 0) {
+        msg_start_ = Clock::now();
+      }
+      in_len_ += n;
+    }
+    after_io();
+  }
+
+  // Answers every complete message in the buffer (pipelining), until a transfer starts or
+  // enough output is queued.
+  void process() {
+    size_t pos = 0;
+    while (!xfr_ && !closing_ && out_.size() < kHighWater && in_len_ - pos >= 2) {
+      size_t len = dns::get16(in_.data() + pos);
+      if (len == 0) {
+        closing_ = true;  // not a DNS message: finish what is queued and close
+        break;
+      }
+      if (in_len_ - pos - 2 < len) {
+        break;
+      }
+      handle(in_.data() + pos + 2, len);
+      pos += 2 + len;
+    }
+    if (pos > 0) {
+      std::memmove(in_.data(), in_.data() + pos, in_len_ - pos);
+      in_len_ -= pos;
+      last_activity_ = Clock::now();
+      msg_start_ = last_activity_;  // what is left arrived with the last read
+    }
+    partial_ = in_len_ > 0 && !has_complete_message();
+  }
+
+  void handle(const uint8_t* msg, size_t len) {
+    s_.counters.queries.add();
+    const config::RuntimeConfig* cfg = s_.reader.get();
+    if (cfg == nullptr) {
+      closing_ = true;
+      return;
+    }
+    AnswerInfo info;
+    size_t n = answer_query(*cfg, msg, len, s_.scratch.data(), s_.scratch.size(),
+                            ClientInfo{peer(), Transport::kTcp}, &info);
+    if (info.transfer) {
+      start_transfer(msg, len);
+      return;
+    }
+    if (n == 0) {
+      // Not a query (a response, or shorter than a header): RFC 7766 lets us close.
+      s_.counters.drops.add();
+      closing_ = true;
+      return;
+    }
+    append(s_.scratch.data(), n);
+  }
+
+  void start_transfer(const uint8_t* msg, size_t len) {
+    // Keep the snapshot the transfer reads from alive until it is done.
+    std::shared_ptr<const config::RuntimeConfig> cfg = s_.reader.shared();
+    dns::Query q;
+    dns::parse_query(msg, len, q);
+    bool allowed = std::any_of(cfg->xfr_allow.begin(), cfg->xfr_allow.end(),
+                               [&](const config::Cidr& c) { return c.contains(peer()); });
+    const zone::Zone* z = cfg->zone_at(msg + q.qname_off, q.qname_len);
+    if (!allowed || z == nullptr) {
+      uint16_t rcode = allowed ? dns::rcode::NOTAUTH : dns::rcode::REFUSED;
+      s_.counters.refused_transfers.add();
+      if (!allowed) {
+        spdlog::info("transfer of {} refused to {}: not in the transfer ACL",
+                     dns::Name::from_uncompressed(msg + q.qname_off, q.qname_len)->to_text(),
+                     sockaddr_to_text(peer()));
+      }
+      size_t n = xfr_error(msg, len, rcode, s_.scratch.data(), s_.scratch.size());
+      if (n == 0) {
+        closing_ = true;
+        return;
+      }
+      append(s_.scratch.data(), n);
+      return;
+    }
+    s_.counters.transfers.add();
+    xfr_zone_ = z;
+    xfr_cfg_ = std::move(cfg);
+    xfr_ = std::make_unique<AxfrStream>(*z, msg, len);
+  }
+
+  void pump_transfer() {
+    while (xfr_ && out_.size() < kHighWater) {
+      size_t old = out_.size();
+      out_.resize(old + 2 + kMaxTcpMessage);
+      size_t n = xfr_->next(out_.data() + old + 2, kMaxTcpMessage);
+      if (n == 0) {
+        out_.resize(old);
+        spdlog::info("transfer of {} serial {} to {}: {} records in {} messages",
+                     xfr_zone_->origin().to_text(), xfr_zone_->serial(), sockaddr_to_text(peer()),
+                     xfr_->records(), xfr_->messages());
+        xfr_.reset();
+        xfr_cfg_.reset();
+        xfr_zone_ = nullptr;
+        break;
+      }
+      out_[old] = static_cast<uint8_t>(n >> 8);
+      out_[old + 1] = static_cast<uint8_t>(n);
+      out_.resize(old + 2 + n);
+      s_.counters.responses.add();
+    }
+  }
+
+  void append(const uint8_t* p, size_t n) {
+    out_.push_back(static_cast<uint8_t>(n >> 8));
+    out_.push_back(static_cast<uint8_t>(n));
+    out_.insert(out_.end(), p, p + n);
+    s_.counters.responses.add();
+  }
+
+  void write() {
+    if (closed_ || writing_ || out_.empty()) {
+      return;
+    }
+    sending_.swap(out_);
+    out_.clear();
+    writing_ = true;
+    write_start_ = Clock::now();
+    asio::async_write(sock_, asio::buffer(sending_),
+                      [self = shared_from_this()](error_code ec, size_t) { self->on_write(ec); });
+  }
+
+  void on_write(error_code ec) {
+    writing_ = false;
+    if (closed_) {
+      return;
+    }
+    if (ec) {
+      close();
+      return;
+    }
+    sending_.clear();
+    last_activity_ = Clock::now();
+    after_io();
+  }
+
+  // Moves the connection forward after any event: answer, stream, write, read, re-arm.
+  void after_io() {
+    if (closed_) {
+      return;
+    }
+    if (!xfr_) {
+      process();
+    }
+    pump_transfer();
+    if (!xfr_ && has_complete_message() && out_.size() < kHighWater) {
+      process();  // a transfer finished with pipelined queries behind it
+    }
+    write();
+    bool idle_out = !writing_ && out_.empty() && !xfr_;
+    if (idle_out && (closing_ || (eof_ && !has_complete_message()))) {
+      close();
+      return;
+    }
+    read();
+    arm();
+  }
+
+  void close() {
+    if (closed_) {
+      return;
+    }
+    closed_ = true;
+    error_code ec;
+    sock_.shutdown(tcp::socket::shutdown_both, ec);
+    sock_.close(ec);
+    timer_.cancel();
+  }
+
+  TcpServer::Impl& s_;
+  tcp::socket sock_;
+  asio::steady_timer timer_;
+  sockaddr_storage peer_{};
+  std::vector<uint8_t> in_;
+  size_t in_len_ = 0;
+  std::vector<uint8_t> out_;      // queued, not yet handed to the socket
+  std::vector<uint8_t> sending_;  // being written
+  bool reading_ = false, writing_ = false, closed_ = false, eof_ = false, closing_ = false;
+  bool partial_ = false;  // the buffer ends in an incomplete message
+  Clock::time_point msg_start_{}, last_activity_{}, write_start_{};
+  Clock::time_point armed_for_ = Clock::time_point::max();  // expiry of the pending wait
+  std::unique_ptr<AxfrStream> xfr_;
+  std::shared_ptr<const config::RuntimeConfig> xfr_cfg_;
+  const zone::Zone* xfr_zone_ = nullptr;
+};
+
+}  // namespace
+
+void TcpServer::Impl::accept(tcp::acceptor& a) {
+  a.async_accept([this, &a](error_code ec, tcp::socket sock) {
+    if (ec == asio::error::operation_aborted) {
+      return;
+    }
+    if (ec) {
+      // Out of descriptors or similar: back off briefly instead of spinning.
+      auto t = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(50));
+      t->async_wait([this, &a, t](error_code) { accept(a); });
+      return;
+    }
+    if (active >= opts.max_clients) {
+      counters.rejected_connections.add();
+      error_code ignored;
+      sock.close(ignored);
+    } else {
+      counters.connections.add();
+      std::make_shared<Conn>(*this, std::move(sock))->start();
+    }
+    accept(a);
+  });
+}
+
+TcpServer::TcpServer(const Snapshot<config::RuntimeConfig>& config, TcpOptions opts)
+    : impl_(std::make_unique<Impl>(config, opts)) {}
+
+TcpServer::~TcpServer() { stop(); }
+
+Status TcpServer::listen(const ListenAddr& addr) {
+  tcp::endpoint ep;
+  std::memcpy(ep.data(), addr.sa(), addr.len);
+  ep.resize(addr.len);
+  auto a = std::make_unique<tcp::acceptor>(impl_->io);
+  error_code ec;
+  auto fail = [&](const char* what) -> Status {
+    return Error{"tcp " + addr.text + ": " + what + ": " + ec.message()};
+  };
+  if (a->open(ep.protocol(), ec); ec) {
+    return fail("socket");
+  }
+  if (a->set_option(tcp::acceptor::reuse_address(true), ec); ec) {
+    return fail("SO_REUSEADDR");
+  }
+  if (addr.family() == AF_INET6) {
+    if (a->set_option(asio::ip::v6_only(true), ec); ec) {
+      return fail("IPV6_V6ONLY");
+    }
+  }
+  if (a->bind(ep, ec); ec) {
+    return fail("bind");
+  }
+  if (a->listen(asio::socket_base::max_listen_connections, ec); ec) {
+    return fail("listen");
+  }
+  impl_->acceptors.push_back(std::move(a));
+  return OkStatus();
+}
+
+void TcpServer::start() {
+  for (auto& a : impl_->acceptors) {
+    impl_->accept(*a);
+  }
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+void TcpServer::stop() {
+  impl_->io.stop();
+  if (impl_->thread.joinable()) {
+    impl_->thread.join();
+  }
+}
+
+CounterTotals TcpServer::totals() const {
+  CounterTotals t;
+  t.add(impl_->counters);
+  return t;
+}
+
+}  // namespace steerdns::server

@@ -1,0 +1,197 @@
+#include "server/xfr.h"
+
+#include <algorithm>
+
+#include "dns/name.h"
+#include "dns/rdata.h"
+#include "dns/rrtype.h"
+
+namespace steerdns::server {
+namespace {
+
+constexpr size_t kOptLen = 11;  // root owner, type, class, ttl, rdlength 0
+constexpr uint16_t kOptPayload = 1232;
+
+void write_opt(dns::WireWriter& w, bool do_bit) {
+  w.u8(0);
+  w.u16(dns::rrtype::OPT);
+  w.u16(kOptPayload);
+  w.u32(do_bit ? 0x8000u : 0u);
+  w.u16(0);
+}
+
+}  // namespace
+
+AxfrStream::AxfrStream(const zone::Zone& z, const uint8_t* q, size_t qlen, size_t max_msg)
+    : z_(z), max_msg_(std::min(max_msg, kMaxTcpMessage)) {
+  dns::Query query;
+  if (dns::parse_query(q, qlen, query) != dns::ParseResult::kOk || !query.has_question) {
+    // The TCP transport only hands over queries that parsed; echo the zone name regardless.
+    question_.assign(z.origin().data(), z.origin().data() + z.origin().size());
+    question_.insert(question_.end(), {0, dns::rrtype::AXFR, 0, dns::rrclass::IN});
+    return;
+  }
+  id_ = query.id;
+  flags_ = query.flags;
+  edns_ = query.edns.present;
+  do_bit_ = query.edns.do_bit;
+  question_.assign(q + query.qname_off, q + query.question_end);
+}
+
+bool AxfrStream::put_rr(dns::WireWriter& w, dns::Compressor& c, const uint8_t* owner,
+                        size_t owner_len, uint16_t type, uint32_t ttl, const uint8_t* rd,
+                        size_t rdlen) {
+  size_t mark = w.pos();
+  c.write_name(w, owner, owner_len, true);
+  w.u16(type);
+  w.u16(dns::rrclass::IN);
+  w.u32(ttl);
+  dns::rdata_write(w, c, type, rd, rdlen);
+  if (!w.ok()) {
+    // Compression entries past `mark` are stale now; the caller starts a new message.
+    w.rewind(mark);
+    return false;
+  }
+  return true;
+}
+
+size_t AxfrStream::next(uint8_t* out, size_t cap) {
+  if (phase_ == Phase::kDone) {
+    return 0;
+  }
+  const bool first = messages_ == 0;
+  dns::WireWriter w(out, std::min(cap, max_msg_));
+  dns::Compressor comp;
+  uint16_t flags = static_cast<uint16_t>(dns::flag::QR | dns::flag::AA | (flags_ & 0x7800) |
+                                         (flags_ & dns::flag::RD));
+  w.u16(id_);
+  w.u16(flags);
+  w.u16(first ? 1 : 0);
+  w.u16(0);
+  w.u16(0);
+  w.u16(0);
+  if (first) {
+    // Not remembered for compression: names pointing into the question would take the case
+    // the client typed, and the transfer must carry the zone's own case.
+    w.bytes(question_.data(), question_.size());
+  }
+  // Keep room for the OPT record while records are written.
+  w.limit(std::min(cap, max_msg_) - (edns_ ? kOptLen : 0));
+  uint16_t an = 0;
+  const dns::Name& origin = z_.origin();
+  const zone::RRset& soa = z_.soa();
+  bool full = false;
+
+  auto put_soa = [&]() -> bool {
+    bool ok = true;
+    z_.for_each_rdata(soa, [&](const uint8_t* rd, uint16_t len) {
+      ok = ok && put_rr(w, comp, origin.data(), origin.size(), dns::rrtype::SOA, soa.ttl, rd, len);
+    });
+    return ok;
+  };
+
+  if (phase_ == Phase::kFirstSoa) {
+    if (put_soa()) {
+      ++an;
+      phase_ = Phase::kNodes;
+    } else {
+      full = true;
+    }
+  }
+  while (!full && phase_ == Phase::kNodes) {
+    if (node_ >= z_.node_count()) {
+      phase_ = Phase::kLastSoa;
+      break;
+    }
+    const zone::Node& n = z_.node(node_);
+    auto sets = z_.rrsets(n);
+    if (rrset_ >= sets.size()) {
+      ++node_;
+      rrset_ = 0;
+      rdata_ = 0;
+      continue;
+    }
+    const zone::RRset& rs = sets[rrset_];
+    if (rs.type == dns::rrtype::SOA && (n.flags & zone::nodeflag::kApex)) {
+      ++rrset_;  // sent first and last
+      continue;
+    }
+    const uint8_t* owner = z_.name_data(n);
+    uint32_t i = 0;
+    z_.for_each_rdata(rs, [&](const uint8_t* rd, uint16_t len) {
+      if (full || i++ < rdata_) {
+        return;
+      }
+      if (put_rr(w, comp, owner, n.name_len, rs.type, rs.ttl, rd, len)) {
+        ++an;
+        ++rdata_;
+      } else {
+        full = true;
+      }
+    });
+    if (!full) {
+      ++rrset_;
+      rdata_ = 0;
+    }
+  }
+  if (!full && phase_ == Phase::kLastSoa) {
+    if (put_soa()) {
+      ++an;
+      phase_ = Phase::kDone;
+    } else {
+      full = true;
+    }
+  }
+  if (full && an == 0) {
+    // One record larger than a whole message: cannot be transferred.
+    w.rewind(dns::kHeaderLen);
+    if (first) {
+      w.bytes(question_.data(), question_.size());
+    }
+    w.put_u16_at(2, static_cast<uint16_t>(flags | dns::rcode::SERVFAIL));
+    phase_ = Phase::kDone;
+  }
+  w.put_u16_at(6, an);
+  if (edns_) {
+    w.limit(std::min(cap, max_msg_));
+    write_opt(w, do_bit_);
+    w.put_u16_at(10, 1);
+  }
+  ++messages_;
+  records_ += an;
+  return w.pos();
+}
+
+std::vector<std::vector<uint8_t>> axfr_messages(const zone::Zone& z, const uint8_t* q, size_t qlen,
+                                                size_t max_msg) {
+  std::vector<std::vector<uint8_t>> out;
+  AxfrStream s(z, q, qlen, max_msg);
+  std::vector<uint8_t> buf(kMaxTcpMessage);
+  while (size_t n = s.next(buf.data(), buf.size())) {
+    out.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
+  }
+  return out;
+}
+
+size_t xfr_error(const uint8_t* q, size_t qlen, uint16_t rcode, uint8_t* out, size_t cap) {
+  dns::Query query;
+  auto pr = dns::parse_query(q, qlen, query);
+  if (pr == dns::ParseResult::kDrop || !query.has_question) {
+    return 0;
+  }
+  dns::WireWriter w(out, cap);
+  w.u16(query.id);
+  w.u16(static_cast<uint16_t>(dns::flag::QR | (query.flags & 0x7800) |
+                              (query.flags & dns::flag::RD) | (rcode & 0x0F)));
+  w.u16(1);
+  w.u16(0);
+  w.u16(0);
+  w.u16(query.edns.present ? 1 : 0);
+  w.bytes(q + query.qname_off, query.question_end - query.qname_off);
+  if (query.edns.present) {
+    write_opt(w, query.edns.do_bit);
+  }
+  return w.ok() ? w.pos() : 0;
+}
+
+}  // namespace steerdns::server

@@ -1,0 +1,64 @@
+#pragma once
+// Zone transfer out (AXFR, RFC 5936; IXFR answered with a full transfer as RFC 1995 4 allows
+// when there is no journal): the zone as a sequence of DNS messages, SOA first, every RRset of
+// every node, SOA last, as many records per message as fit.
+//
+// AxfrStream produces the messages one at a time, so a large zone is never held in memory as
+// messages; the caller keeps the zone (its RuntimeConfig snapshot) alive meanwhile. Control
+// path code (runs on the TCP thread, may allocate).
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "dns/message.h"
+#include "dns/rdata.h"
+#include "server/query.h"
+#include "zone/zone.h"
+
+namespace steerdns::server {
+
+class AxfrStream {
+ public:
+  // `q` is the client's AXFR or IXFR query; its id, opcode, RD bit and question are echoed.
+  // `max_msg` bounds each message (at most 65535; smaller in tests to force splitting).
+  AxfrStream(const zone::Zone& z, const uint8_t* q, size_t qlen, size_t max_msg = kMaxTcpMessage);
+
+  // Writes the next message into out (capacity at least max_msg) and returns its length, or 0
+  // when the transfer is complete. A record too large for an empty message ends the transfer
+  // with a SERVFAIL message.
+  size_t next(uint8_t* out, size_t cap);
+  bool done() const { return phase_ == Phase::kDone; }
+  size_t messages() const { return messages_; }
+  size_t records() const { return records_; }
+
+ private:
+  enum class Phase : uint8_t { kFirstSoa, kNodes, kLastSoa, kDone };
+  // Writes one RR; false (and the writer rewound to before it) if it does not fit.
+  bool put_rr(dns::WireWriter& w, dns::Compressor& c, const uint8_t* owner, size_t owner_len,
+              uint16_t type, uint32_t ttl, const uint8_t* rd, size_t rdlen);
+
+  const zone::Zone& z_;
+  size_t max_msg_;
+  uint16_t id_ = 0;
+  uint16_t flags_ = 0;
+  bool edns_ = false;
+  bool do_bit_ = false;
+  std::vector<uint8_t> question_;  // qname + qtype + qclass as received
+
+  Phase phase_ = Phase::kFirstSoa;
+  uint32_t node_ = 0;   // current node
+  uint32_t rrset_ = 0;  // current rrset within the node
+  uint32_t rdata_ = 0;  // next rdata within the rrset
+  size_t messages_ = 0;
+  size_t records_ = 0;
+};
+
+// All messages of a transfer (tests and small zones).
+std::vector<std::vector<uint8_t>> axfr_messages(const zone::Zone& z, const uint8_t* q, size_t qlen,
+                                                size_t max_msg = kMaxTcpMessage);
+
+// A header-and-question answer with `rcode` (REFUSED for clients outside the ACL, NOTAUTH for a
+// name that is not a zone apex). Returns 0 if the query cannot be parsed.
+size_t xfr_error(const uint8_t* q, size_t qlen, uint16_t rcode, uint8_t* out, size_t cap);
+
+}  // namespace steerdns::server
