@@ -11,7 +11,7 @@ DEPS_BUILD := build-essential cmake ninja-build pkg-config libknot-dev libboost-
   libcli11-dev libspdlog-dev libfmt-dev libpugixml-dev libmaxminddb-dev
 DEPS_TEST := libgtest-dev libgmock-dev libbenchmark-dev dnsutils knot-dnsutils nsd python3 \
   python3-dnspython clang libfuzzer-14-dev libclang-rt-14-dev
-DEPS_BENCH := dnsperf knot nsd gdnsd
+DEPS_BENCH := dnsperf knot nsd gdnsd libbenchmark-dev dnsutils python3
 
 .PHONY: all deps deps-test build run test fuzz-build bench clean format tidy
 
@@ -44,9 +44,12 @@ test: deps-test fuzz-build
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
-bench: build
+# Reconfigures after installing Google Benchmark so that bench_query gets built.
+bench: deps
 	@scripts/install-deps.sh $(DEPS_BENCH)
-	bench/run.sh
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTEERDNS_BENCH=ON $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j $(JOBS)
+	BUILD=$(BUILD) bench/run.sh
 
 format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'tests/*.cc' 'tests/*.h' 'bench/*.cc')

@@ -86,9 +86,12 @@ struct TypeName {
   unsigned bit;
 };
 constexpr TypeName kTypes[] = {
-    {"http", Kind::kHttp, kHttpBit},       {"https", Kind::kHttps, kHttpsBit},
-    {"tcp", Kind::kTcp, kTcpBit},          {"dns", Kind::kDns, kDnsBit},
-    {"calculated", Kind::kCalculated, kCalcBit}, {"exec", Kind::kExec, kExecBit},
+    {"http", Kind::kHttp, kHttpBit},
+    {"https", Kind::kHttps, kHttpsBit},
+    {"tcp", Kind::kTcp, kTcpBit},
+    {"dns", Kind::kDns, kDnsBit},
+    {"calculated", Kind::kCalculated, kCalcBit},
+    {"exec", Kind::kExec, kExecBit},
     {"external", Kind::kExternal, kExtBit},
 };
 
@@ -107,8 +110,12 @@ std::string types_text(unsigned bits) {
 size_t edit_distance(std::string_view a, std::string_view b) {
   auto low = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
   std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 0; i <= a.size(); ++i) {
+    d[i][0] = i;
+  }
+  for (size_t j = 0; j <= b.size(); ++j) {
+    d[0][j] = j;
+  }
   for (size_t i = 1; i <= a.size(); ++i) {
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t cost = low(a[i - 1]) == low(b[j - 1]) ? 0 : 1;
@@ -129,13 +136,17 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string_vi
     // Also a candidate that contains the word or is contained in it ("threshold").
     std::string_view shorter = c.size() < word.size() ? c : word;
     std::string_view longer = c.size() < word.size() ? word : c;
-    if (shorter.size() >= 4 && longer.find(shorter) != std::string_view::npos) d = 1;
+    if (shorter.size() >= 4 && longer.find(shorter) != std::string_view::npos) {
+      d = 1;
+    }
     if (d < best_d) {
       best_d = d;
       best = c;
     }
   }
-  if (best.empty() || best_d > std::max<size_t>(2, word.size() / 3)) return "";
+  if (best.empty() || best_d > std::max<size_t>(2, word.size() / 3)) {
+    return "";
+  }
   return " (did you mean '" + std::string(best) + "'?)";
 }
 
@@ -173,23 +184,32 @@ class Parser {
 
 const char* node_kind(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Null: return "nothing";
-    case YAML::NodeType::Scalar: return "a scalar";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Map: return "a mapping";
-    default: return "undefined";
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "undefined";
   }
 }
 
 Result<std::string> Parser::str(const std::string& key, const YAML::Node& v) const {
-  if (!v.IsScalar()) return err(v, key, std::string("must be a string, not ") + node_kind(v));
+  if (!v.IsScalar()) {
+    return err(v, key, std::string("must be a string, not ") + node_kind(v));
+  }
   return v.Scalar();
 }
 
 Result<int64_t> Parser::integer(const std::string& key, const YAML::Node& v, int64_t lo,
                                 int64_t hi) const {
   auto s = str(key, v);
-  if (!s) return Error{s.error()};
+  if (!s) {
+    return Error{s.error()};
+  }
   int64_t x = 0;
   auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), x);
   if (s->empty() || ec != std::errc() || p != s->data() + s->size()) {
@@ -211,20 +231,33 @@ Result<bool> Parser::boolean(const std::string& key, const YAML::Node& v) const 
 
 Result<int64_t> Parser::duration(const std::string& key, const YAML::Node& v) const {
   auto s = str(key, v);
-  if (!s) return Error{s.error()};
+  if (!s) {
+    return Error{s.error()};
+  }
   auto d = parse_duration_ms(*s);
-  if (!d) return err(v, key, d.error());
+  if (!d) {
+    return err(v, key, d.error());
+  }
   return *d;
 }
 
 Result<health::Status> Parser::status(const std::string& key, const YAML::Node& v) const {
   auto s = str(key, v);
-  if (!s) return Error{s.error()};
-  if (*s == "healthy") return health::Status::kHealthy;
-  if (*s == "unhealthy") return health::Status::kUnhealthy;
-  if (*s == "unknown") return health::Status::kUnknown;
-  return err(v, key, "'" + *s + "' is not one of healthy, unhealthy, unknown" +
-                         did_you_mean(*s, {"healthy", "unhealthy", "unknown"}));
+  if (!s) {
+    return Error{s.error()};
+  }
+  if (*s == "healthy") {
+    return health::Status::kHealthy;
+  }
+  if (*s == "unhealthy") {
+    return health::Status::kUnhealthy;
+  }
+  if (*s == "unknown") {
+    return health::Status::kUnknown;
+  }
+  return err(v, key,
+             "'" + *s + "' is not one of healthy, unhealthy, unknown" +
+                 did_you_mean(*s, {"healthy", "unhealthy", "unknown"}));
 }
 
 Result<std::vector<std::string>> Parser::str_list(const std::string& key,
@@ -235,7 +268,9 @@ Result<std::vector<std::string>> Parser::str_list(const std::string& key,
   std::vector<std::string> out;
   for (const auto& item : v) {
     auto s = str(key, item);
-    if (!s) return Error{s.error()};
+    if (!s) {
+      return Error{s.error()};
+    }
     out.push_back(*s);
   }
   return out;
@@ -244,7 +279,9 @@ Result<std::vector<std::string>> Parser::str_list(const std::string& key,
 // scheme://host[:port][/path][?query]; IPv6 literals in brackets.
 steerdns::Status Parser::url(const YAML::Node& v, CheckSpec& s) const {
   auto text = str("url", v);
-  if (!text) return Error{text.error()};
+  if (!text) {
+    return Error{text.error()};
+  }
   const std::string& u = *text;
   size_t sep = u.find("://");
   if (sep == std::string::npos) {
@@ -268,7 +305,9 @@ steerdns::Status Parser::url(const YAML::Node& v, CheckSpec& s) const {
   size_t path_at = rest.find_first_of("/?");
   std::string authority = rest.substr(0, path_at);
   std::string path = path_at == std::string::npos ? "/" : rest.substr(path_at);
-  if (!path.empty() && path.front() == '?') path = "/" + path;
+  if (!path.empty() && path.front() == '?') {
+    path = "/" + path;
+  }
   if (authority.find('@') != std::string::npos) {
     return err(v, "url", "'" + u + "': user names and passwords in URLs are not supported");
   }
@@ -276,11 +315,15 @@ steerdns::Status Parser::url(const YAML::Node& v, CheckSpec& s) const {
   std::string port;
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
-    if (close == std::string::npos) return err(v, "url", "'" + u + "': missing ']'");
+    if (close == std::string::npos) {
+      return err(v, "url", "'" + u + "': missing ']'");
+    }
     host = authority.substr(1, close - 1);
     std::string after = authority.substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':') return err(v, "url", "'" + u + "': expected ':port' after ']'");
+      if (after.front() != ':') {
+        return err(v, "url", "'" + u + "': expected ':port' after ']'");
+      }
       port = after.substr(1);
     }
   } else if (size_t c = authority.rfind(':'); c != std::string::npos) {
@@ -290,14 +333,15 @@ steerdns::Status Parser::url(const YAML::Node& v, CheckSpec& s) const {
       return err(v, "url", "'" + u + "': write IPv6 addresses in brackets, e.g. http://[::1]:80/");
     }
   }
-  if (host.empty()) return err(v, "url", "'" + u + "' has no host");
+  if (host.empty()) {
+    return err(v, "url", "'" + u + "' has no host");
+  }
   s.http.host = host;
   s.http.path = path;
   if (!port.empty() || authority.back() == ':') {
     int64_t p = -1;
     auto [e, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (port.empty() || ec != std::errc() || e != port.data() + port.size() || p < 1 ||
-        p > 65535) {
+    if (port.empty() || ec != std::errc() || e != port.data() + port.size() || p < 1 || p > 65535) {
       return err(v, "url", "'" + u + "': port '" + port + "' is not 1..65535");
     }
     s.http.port = static_cast<uint16_t>(p);
@@ -309,15 +353,21 @@ steerdns::Status Parser::url(const YAML::Node& v, CheckSpec& s) const {
 steerdns::Status Parser::expect_status(const YAML::Node& v, CheckSpec& s) const {
   std::vector<YAML::Node> items;
   if (v.IsSequence()) {
-    for (const auto& i : v) items.push_back(i);
+    for (const auto& i : v) {
+      items.push_back(i);
+    }
   } else {
     items.push_back(v);
   }
-  if (items.empty()) return err(v, "expect_status", "is empty");
+  if (items.empty()) {
+    return err(v, "expect_status", "is empty");
+  }
   s.http.expect_status.clear();
   for (const auto& i : items) {
     auto t = str("expect_status", i);
-    if (!t) return Error{t.error()};
+    if (!t) {
+      return Error{t.error()};
+    }
     std::string lo_s = *t;
     std::string hi_s = *t;
     if (size_t dash = t->find('-'); dash != std::string::npos) {
@@ -348,21 +398,32 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
   std::optional<YAML::Node> id_node;
   std::optional<YAML::Node> type_node;
   for (auto it = n.begin(); it != n.end(); ++it) {
-    if (!it->first.IsScalar()) return Error{at(it->first) + ": health check: keys must be words"};
+    if (!it->first.IsScalar()) {
+      return Error{at(it->first) + ": health check: keys must be words"};
+    }
     std::string key = it->first.Scalar();
     for (const auto& e : entries) {
       if (e.first == key) {
-        return Error{at(it->first) + ": health check: key '" + key + "' given twice (first at line " +
+        return Error{at(it->first) + ": health check: key '" + key +
+                     "' given twice (first at line " +
                      std::to_string(e.second.first.Mark().line + 1) + ")"};
       }
     }
     entries.push_back({key, {it->first, it->second}});
-    if (key == "id") id_node.emplace(it->second);
-    if (key == "type") type_node.emplace(it->second);
+    if (key == "id") {
+      id_node.emplace(it->second);
+    }
+    if (key == "type") {
+      type_node.emplace(it->second);
+    }
   }
-  if (!id_node) return Error{at(n) + ": health check: id: is missing"};
+  if (!id_node) {
+    return Error{at(n) + ": health check: id: is missing"};
+  }
   auto id = str("id", *id_node);
-  if (!id) return Error{id.error()};
+  if (!id) {
+    return Error{id.error()};
+  }
   id_ = *id;
 
   CheckSpec s;
@@ -370,10 +431,14 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
   s.where = at(n);
   unsigned type_bit = 0;
   bool has_url = false;
-  for (const auto& e : entries) has_url |= e.first == "url";
+  for (const auto& e : entries) {
+    has_url |= e.first == "url";
+  }
   if (type_node) {
     auto t = str("type", *type_node);
-    if (!t) return Error{t.error()};
+    if (!t) {
+      return Error{t.error()};
+    }
     std::vector<std::string_view> names;
     for (const auto& tn : kTypes) {
       names.push_back(tn.name);
@@ -383,8 +448,8 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
       }
     }
     if (type_bit == 0) {
-      return err(*type_node, "type", "'" + *t + "' is not one of " + types_text(kAll) +
-                                        did_you_mean(*t, names));
+      return err(*type_node, "type",
+                 "'" + *t + "' is not one of " + types_text(kAll) + did_you_mean(*t, names));
     }
   } else if (has_url) {
     // The URL's scheme gives the type.
@@ -395,20 +460,28 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
         type_bit = https ? kHttpsBit : kHttpBit;
       }
     }
-    if (type_bit == 0) return err(n, "type", "is missing");
+    if (type_bit == 0) {
+      return err(n, "type", "is missing");
+    }
   } else {
     return err(n, "type", "is missing (one of " + types_text(kAll) + ")");
   }
 
   std::vector<std::string_view> all_keys;
-  for (const auto& k : kKeys) all_keys.push_back(k.key);
+  for (const auto& k : kKeys) {
+    all_keys.push_back(k.key);
+  }
   // `url` first: explicit host/port/path given next to it override its parts.
   std::vector<const std::pair<std::string, std::pair<YAML::Node, YAML::Node>>*> ordered;
   for (const auto& e : entries) {
-    if (e.first == "url") ordered.push_back(&e);
+    if (e.first == "url") {
+      ordered.push_back(&e);
+    }
   }
   for (const auto& e : entries) {
-    if (e.first != "url") ordered.push_back(&e);
+    if (e.first != "url") {
+      ordered.push_back(&e);
+    }
   }
   for (const auto* entry : ordered) {
     const std::string& key = entry->first;
@@ -417,38 +490,51 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
     const YAML::Node& v = kv.second;
     const KeyInfo* info = nullptr;
     for (const auto& ki : kKeys) {
-      if (ki.key == key) info = &ki;
+      if (ki.key == key) {
+        info = &ki;
+      }
     }
     if (info == nullptr) {
       return err(k, key, "unknown key" + did_you_mean(key, all_keys));
     }
     if (!(info->types & type_bit)) {
-      return err(k, key, std::string("does not apply to type ") + health::kind_name(s.kind) +
-                             " (only to " + types_text(info->types) + ")");
+      return err(k, key,
+                 std::string("does not apply to type ") + health::kind_name(s.kind) + " (only to " +
+                     types_text(info->types) + ")");
     }
-    if (key == "id" || key == "type") continue;
+    if (key == "id" || key == "type") {
+      continue;
+    }
     steerdns::Status st = OkStatus();
     auto set_str = [&](std::string& out) -> steerdns::Status {
       auto r = str(key, v);
-      if (!r) return Error{r.error()};
+      if (!r) {
+        return Error{r.error()};
+      }
       out = *r;
       return OkStatus();
     };
     auto set_ms = [&](Millis& out) -> steerdns::Status {
       auto r = duration(key, v);
-      if (!r) return Error{r.error()};
+      if (!r) {
+        return Error{r.error()};
+      }
       out = *r;
       return OkStatus();
     };
     auto set_int = [&](auto& out, int64_t lo, int64_t hi) -> steerdns::Status {
       auto r = integer(key, v, lo, hi);
-      if (!r) return Error{r.error()};
+      if (!r) {
+        return Error{r.error()};
+      }
       out = static_cast<std::remove_reference_t<decltype(out)>>(*r);
       return OkStatus();
     };
     auto set_bool = [&](bool& out) -> steerdns::Status {
       auto r = boolean(key, v);
-      if (!r) return Error{r.error()};
+      if (!r) {
+        return Error{r.error()};
+      }
       out = *r;
       return OkStatus();
     };
@@ -468,7 +554,9 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
       st = set_bool(s.disabled);
     } else if (key == "initial") {
       auto r = status(key, v);
-      if (!r) return Error{r.error()};
+      if (!r) {
+        return Error{r.error()};
+      }
       s.initial = *r;
     } else if (key == "initial_wait") {
       st = set_ms(s.initial_wait_ms);
@@ -476,7 +564,9 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
       st = set_ms(s.max_state_age_ms);
     } else if (key == "aggregation") {
       auto r = str(key, v);
-      if (!r) return Error{r.error()};
+      if (!r) {
+        return Error{r.error()};
+      }
       if (*r == "route53") {
         s.aggregation = health::Aggregation::kRoute53;
       } else if (*r == "majority") {
@@ -484,8 +574,9 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
       } else if (*r == "all") {
         s.aggregation = health::Aggregation::kAll;
       } else {
-        return err(v, key, "'" + *r + "' is not one of route53, majority, all" +
-                               did_you_mean(*r, {"route53", "majority", "all"}));
+        return err(v, key,
+                   "'" + *r + "' is not one of route53, majority, all" +
+                       did_you_mean(*r, {"route53", "majority", "all"}));
       }
     } else if (key == "url") {
       st = url(v, s);
@@ -506,12 +597,18 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
     } else if (key == "host_header") {
       st = set_str(s.http.host_header);
     } else if (key == "headers") {
-      if (!v.IsMap()) return err(v, key, std::string("must be a mapping, not ") + node_kind(v));
+      if (!v.IsMap()) {
+        return err(v, key, std::string("must be a mapping, not ") + node_kind(v));
+      }
       for (auto h = v.begin(); h != v.end(); ++h) {
         auto name = str(key, h->first);
-        if (!name) return Error{name.error()};
+        if (!name) {
+          return Error{name.error()};
+        }
         auto val = str(key, h->second);
-        if (!val) return Error{val.error()};
+        if (!val) {
+          return Error{val.error()};
+        }
         s.http.headers.emplace_back(*name, *val);
       }
     } else if (key == "user_agent") {
@@ -544,13 +641,17 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
       st = set_bool(s.dns.tcp);
     } else if (key == "command") {
       auto r = str_list(key, v);
-      if (!r) return Error{r.error()};
+      if (!r) {
+        return Error{r.error()};
+      }
       s.exec.argv = *r;
     } else if (key == "max_output") {
       st = set_int(s.exec.max_output, 1, 1 << 20);
     } else if (key == "children") {
       auto r = str_list(key, v);
-      if (!r) return Error{r.error()};
+      if (!r) {
+        return Error{r.error()};
+      }
       s.calculated.children = *r;
     } else if (key == "healthy_threshold") {
       st = set_int(s.calculated.healthy_threshold, 0, 1'000'000);
@@ -558,37 +659,51 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
       st = set_ms(s.external.stale_after_ms);
     } else if (key == "stale_state") {
       auto r = status(key, v);
-      if (!r) return Error{r.error()};
+      if (!r) {
+        return Error{r.error()};
+      }
       s.external.stale_state = *r;
     } else if (key == "file") {
       st = set_str(s.external.file);
     }
-    if (!st) return Error{st.error()};
+    if (!st) {
+      return Error{st.error()};
+    }
   }
   // A timeout longer than a short interval is the usual mistake: default it down instead.
   bool timeout_given = std::any_of(entries.begin(), entries.end(),
                                    [](const auto& e) { return e.first == "timeout"; });
-  if (!timeout_given && s.timeout_ms > s.interval_ms) s.timeout_ms = s.interval_ms / 2;
+  if (!timeout_given && s.timeout_ms > s.interval_ms) {
+    s.timeout_ms = s.interval_ms / 2;
+  }
   bool recheck_given = std::any_of(entries.begin(), entries.end(),
                                    [](const auto& e) { return e.first == "recheck"; });
-  if (!recheck_given && s.recheck_ms > s.interval_ms) s.recheck_ms = s.interval_ms;
+  if (!recheck_given && s.recheck_ms > s.interval_ms) {
+    s.recheck_ms = s.interval_ms;
+  }
   return s;
 }
 
 Result<std::vector<CheckSpec>> Parser::parse(const YAML::Node& node) {
   std::vector<CheckSpec> out;
-  if (!node.IsDefined() || node.IsNull()) return out;
+  if (!node.IsDefined() || node.IsNull()) {
+    return out;
+  }
   if (!node.IsSequence()) {
     return Error{at(node) + ": health_checks: must be a list of checks ('- id: ...'), not " +
                  node_kind(node)};
   }
   for (const auto& item : node) {
     auto c = check(item);
-    if (!c) return Error{c.error()};
+    if (!c) {
+      return Error{c.error()};
+    }
     out.push_back(std::move(c.value()));
   }
   auto st = health::validate_all(out);
-  if (!st) return Error{st.error()};
+  if (!st) {
+    return Error{st.error()};
+  }
   return out;
 }
 

@@ -185,7 +185,8 @@ std::string Name::to_text() const {
   for (size_t i = 0; buf_[i] != 0; i += 1 + buf_[i]) {
     for (size_t j = 1; j <= buf_[i]; ++j) {
       uint8_t c = buf_[i + j];
-      if (c <= 0x20 || c >= 0x7F) {
+      // '#' as \035: a leading "\#" would read as RFC 3597 generic rdata ("\# len hex").
+      if (c <= 0x20 || c >= 0x7F || c == '#') {
         char tmp[5];
         std::snprintf(tmp, sizeof tmp, "\\%03u", c);
         s += tmp;

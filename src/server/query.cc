@@ -82,9 +82,8 @@ uint32_t ttl_of(const RRset& rs) { return rs.ttl; }
 
 class Answerer {
  public:
-  Answerer(const config::RuntimeConfig& cfg, const uint8_t* q, const dns::Query& query,
-           Response& resp, const ClientInfo& client)
-      : cfg_(cfg), q_(q), query_(query), r_(resp), client_(client) {}
+  Answerer(const uint8_t* q, const dns::Query& query, Response& resp, const ClientInfo& client)
+      : q_(q), query_(query), r_(resp), client_(client) {}
 
   // Returns the rcode; sets aa_.
   uint16_t run(const Zone& z);
@@ -100,7 +99,6 @@ class Answerer {
   void additional_for(const Zone& z, const RRset& rs);
   void add_addresses(const Zone& z, const uint8_t* name, size_t len, bool required);
 
-  const config::RuntimeConfig& cfg_;
   const uint8_t* q_;
   const dns::Query& query_;
   Response& r_;
@@ -476,7 +474,7 @@ size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t q
     return finish();
   }
 
-  Answerer a(cfg, q, query, r, client);
+  Answerer a(q, query, r, client);
   rcode = a.run(*z);
   aa = a.aa();
   if (!r.w().ok() || a.must_truncate()) {

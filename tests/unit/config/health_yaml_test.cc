@@ -43,7 +43,7 @@ TEST(HealthYaml, EveryType) {
     url: "http://[2001:db8::10]/"
     expect_status: 200
   - { id: redis, type: tcp, host: "::1", port: 6379, send: "PING\r\n", expect: "^\\+PONG" }
-  - { id: ns, type: dns, server: "127.0.0.1:5300", qname: www.example.test., qtype: AAAA, tcp: true }
+  - { id: ns, type: dns, server: "127.0.0.1:5300", qname: a.test., qtype: AAAA, tcp: true }
   - { id: db, type: exec, command: [/usr/bin/pg_isready, -q], timeout: 3s, interval: 10s }
   - { id: site, type: calculated, children: [primary, v6], healthy_threshold: 1, inverted: true }
   - { id: lag, type: external, stale_after: 30s, stale_state: unhealthy, file: /run/lag }
@@ -96,8 +96,9 @@ TEST(HealthYaml, EmptyOrAbsent) {
   auto r = parse("health_checks:\n");
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
-  EXPECT_EQ(error_of("health_checks: {a: 1}\n"),
-            "steerdns.yaml:1: health_checks: must be a list of checks ('- id: ...'), not a mapping");
+  EXPECT_EQ(
+      error_of("health_checks: {a: 1}\n"),
+      "steerdns.yaml:1: health_checks: must be a list of checks ('- id: ...'), not a mapping");
 }
 
 TEST(HealthYaml, ErrorsNameLineFieldAndReason) {
@@ -143,7 +144,8 @@ TEST(HealthYaml, ErrorsNameLineFieldAndReason) {
       {"health_checks:\n  - { id: a, type: calculated, children: [b] }\n"
        "  - { id: b, type: calculated, children: [a] }\n",
        "health check 'b': children: cycle a -> b -> a"},
-      {"health_checks:\n  - { id: a, type: http, host: x.test }\n  - { id: a, type: tcp, host: x.test, port: 1 }\n",
+      {"health_checks:\n  - { id: a, type: http, host: x.test }\n  - { id: a, type: tcp, host: "
+       "x.test, port: 1 }\n",
        "steerdns.yaml:3: health check 'a': id: defined twice (first at steerdns.yaml:2)"},
       {"health_checks:\n  - type: http\n    host: a.test\n",
        "steerdns.yaml:2: health check: id: is missing"},
@@ -152,9 +154,11 @@ TEST(HealthYaml, ErrorsNameLineFieldAndReason) {
       {"health_checks:\n  - id: web\n    type: http\n    host: a.test\n    expect_status: [ok]\n",
        "steerdns.yaml:5: health check 'web': expect_status: 'ok' is not a status code or a range"},
       {"health_checks:\n  - id: e\n    type: external\n    stale_state: dead\n",
-       "steerdns.yaml:4: health check 'e': stale_state: 'dead' is not one of healthy, unhealthy, unknown"},
+       "steerdns.yaml:4: health check 'e': stale_state: 'dead' is not one of healthy, unhealthy, "
+       "unknown"},
       {"health_checks:\n  - id: w\n    type: http\n    host: a.test\n    aggregation: quorum\n",
-       "steerdns.yaml:5: health check 'w': aggregation: 'quorum' is not one of route53, majority, all"},
+       "steerdns.yaml:5: health check 'w': aggregation: 'quorum' is not one of route53, majority, "
+       "all"},
       {"health_checks:\n  - id: w\n    type: http\n    host: a.test\n    inverted: maybe\n",
        "steerdns.yaml:5: health check 'w': inverted: must be true or false"},
       {"health_checks:\n  - just-a-string\n",

@@ -1,0 +1,55 @@
+#pragma once
+// Internal to health/: the per-kind probe implementations behind make_prober (probe.cc).
+// Everything here runs on the one io_context thread the Prober was made with; `done` is called
+// exactly once, later, on that thread (never from inside start).
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "health/probe.h"
+#include "health/spec.h"
+
+namespace steerdns::health::detail {
+
+using DoneFn = std::function<void(ProbeResult)>;
+
+// Body bytes an HTTP(S) probe reads and matches against (Route 53's limit).
+inline constexpr size_t kHttpBodyLimit = 5120;
+// Reply bytes a TCP probe reads while looking for its `expect` pattern.
+inline constexpr size_t kTcpReplyLimit = 4096;
+
+// libcurl multi handle driven by the io_context: curl's sockets are waited on with
+// posix::stream_descriptor::async_wait, its timer is one steady_timer.
+class HttpProber {
+ public:
+  explicit HttpProber(boost::asio::io_context& io);
+  ~HttpProber();
+  HttpProber(const HttpProber&) = delete;
+  HttpProber& operator=(const HttpProber&) = delete;
+
+  void start(const CheckSpec& spec, DoneFn done);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+void start_tcp_probe(boost::asio::io_context& io, const CheckSpec& spec, DoneFn done);
+void start_dns_probe(boost::asio::io_context& io, const CheckSpec& spec, DoneFn done);
+void start_exec_probe(boost::asio::io_context& io, const CheckSpec& spec, DoneFn done);
+
+// Shared helpers.
+inline double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+inline std::string timeout_reason(Millis timeout_ms) {
+  return "timeout after " + std::to_string(timeout_ms) + " ms";
+}
+// Printable, single-line, bounded excerpt of bytes from the network or a child process.
+std::string printable_excerpt(std::string_view s, size_t max = 120);
+// Calls `done` with a failure from a fresh io_context handler (so never from inside start).
+void post_failure(boost::asio::io_context& io, DoneFn done, std::string reason);
+
+}  // namespace steerdns::health::detail

@@ -1,0 +1,129 @@
+#include "health/state_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace steerdns::health {
+namespace {
+
+using nlohmann::json;
+
+Status status_from(const std::string& s) {
+  if (s == "healthy") {
+    return Status::kHealthy;
+  }
+  if (s == "unhealthy") {
+    return Status::kUnhealthy;
+  }
+  return Status::kUnknown;
+}
+
+std::string errno_text() { return std::system_category().message(errno); }
+
+}  // namespace
+
+Result<std::map<std::string, PersistedCheck>> StateFile::load() const {
+  std::map<std::string, PersistedCheck> out;
+  std::ifstream in(path_);
+  if (!in) {
+    if (!std::filesystem::exists(path_)) {
+      return out;
+    }
+    return Error{path_ + ": cannot read health state: " + errno_text()};
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  json doc = json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return Error{path_ + ": health state is not valid JSON"};
+  }
+  if (doc.value("version", 0) != 1 || !doc.contains("checks") || !doc["checks"].is_object()) {
+    return Error{path_ + ": health state has an unknown format (want version 1 with 'checks')"};
+  }
+  try {
+    for (const auto& [id, c] : doc["checks"].items()) {
+      PersistedCheck p;
+      p.identity = c.value("identity", "");
+      p.status = status_from(c.value("status", "unknown"));
+      p.consecutive_ok = c.value("consecutive_ok", 0);
+      p.consecutive_fail = c.value("consecutive_fail", 0);
+      p.last_failure_reason = c.value("last_failure_reason", "");
+      p.since_wall_ms = c.value("since_wall_ms", Millis{0});
+      p.updated_wall_ms = c.value("updated_wall_ms", Millis{0});
+      p.cert_days_left = c.value("cert_days_left", -1);
+      p.transitions = c.value("transitions", uint64_t{0});
+      out.emplace(id, std::move(p));
+    }
+  } catch (const json::exception& e) {
+    return Error{path_ + ": health state has a field of the wrong type: " + e.what()};
+  }
+  return out;
+}
+
+steerdns::Status StateFile::save(const std::map<std::string, PersistedCheck>& checks,
+                                 Millis now_wall_ms) const {
+  json doc;
+  doc["version"] = 1;
+  doc["saved_wall_ms"] = now_wall_ms;
+  json& cj = doc["checks"] = json::object();
+  for (const auto& [id, p] : checks) {
+    cj[id] = {{"identity", p.identity},
+              {"status", status_name(p.status)},
+              {"consecutive_ok", p.consecutive_ok},
+              {"consecutive_fail", p.consecutive_fail},
+              {"last_failure_reason", p.last_failure_reason},
+              {"since_wall_ms", p.since_wall_ms},
+              {"updated_wall_ms", p.updated_wall_ms},
+              {"cert_days_left", p.cert_days_left},
+              {"transitions", p.transitions}};
+  }
+  // Invalid UTF-8 in a probe's reason must not make the state unsaveable.
+  std::string text = doc.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
+
+  std::string tmp = path_ + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return Error{tmp + ": cannot write health state: " + errno_text()};
+  }
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      std::string e = errno_text();
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Error{tmp + ": cannot write health state: " + e};
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    std::string e = errno_text();
+    ::unlink(tmp.c_str());
+    return Error{tmp + ": cannot flush health state: " + e};
+  }
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    std::string e = errno_text();
+    ::unlink(tmp.c_str());
+    return Error{path_ + ": cannot replace health state: " + e};
+  }
+  // The rename is durable only once the directory entry is on disk.
+  std::string dir = std::filesystem::path(path_).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return OkStatus();
+}
+
+}  // namespace steerdns::health

@@ -1,0 +1,22 @@
+#!/bin/bash
+# Runs one libFuzzer binary for a bounded time from the stored corpus (ctest, `make test`).
+# New inputs go to a scratch directory, so the stored corpus is never modified; crash/leak
+# artifacts are written to ARTIFACT_DIR.
+# Usage: run_fuzzer.sh FUZZER STORED_CORPUS ARTIFACT_DIR SECONDS [extra libFuzzer flags...]
+set -eu
+fuzzer=$1 corpus=$2 artifacts=$3 seconds=$4
+shift 4
+if [ ! -x "$fuzzer" ]; then
+  echo "$fuzzer: not built (run 'make fuzz-build')" >&2
+  exit 1
+fi
+mkdir -p "$artifacts"
+work=$(mktemp -d "${TMPDIR:-/tmp}/steerdns-fuzz.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+name=$(basename "$fuzzer")
+echo "$name: ${seconds}s from $(ls "$corpus" | wc -l) stored inputs; artifacts in $artifacts"
+# UBSan only reports by default; make it fail the run like ASan does.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+# -timeout: one input taking longer than 10 s is a hang; -rss_limit_mb bounds memory.
+"$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+  -artifact_prefix="$artifacts/$name-" "$@" "$work" "$corpus"
