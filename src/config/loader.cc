@@ -21,6 +21,7 @@
 #include <system_error>
 #include <utility>
 
+#include "config/health_yaml.h"
 #include "core/version.h"
 #include "dns/rrtype.h"
 #include "zone/loader.h"
@@ -138,7 +139,6 @@ struct Later {
   std::string_view arrives_with;
 };
 constexpr Later kLaterSections[] = {
-    {"health_checks", "health checks"},
     {"latency_map", "traffic steering"},
     {"actions", "failover orchestration"},
     {"alerts", "alerting"},
@@ -187,6 +187,17 @@ class Loader {
   Result<std::vector<std::pair<std::string, YAML::Node>>> str_list(const Entry& e) const;
 
   Status server(const Entry& e, LoadedConfig& out, RuntimeConfig& rc);
+  Status health_checks(const Entry& e, LoadedConfig& out) const;
+  // A path from the config: relative ones are relative to the config file's directory.
+  // Made absolute, so logs and reports name the file the daemon really uses.
+  std::string resolve(const std::string& p) const {
+    if (p.empty() || std::filesystem::path(p).is_absolute()) {
+      return p;
+    }
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(dir_ / p, ec);
+    return ec ? (dir_ / p).string() : abs.lexically_normal().string();
+  }
   Status chaos(const Entry& e, Chaos& chaos);
   Status zones(const Entry& e, LoadedConfig& out, RuntimeConfig& rc);
   Result<std::shared_ptr<const zone::Zone>> zone(const YAML::Node& n, const dns::Name& origin,
@@ -334,6 +345,7 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   auto rc = std::make_shared<RuntimeConfig>();
   rc->source = file_;
   rc->chaos = Chaos::defaults();
+  out.server.health_state_file = resolve("steerdns-health.json");
 
   for (const auto& e : top->entries()) {
     for (const auto& l : kLaterSections) {
@@ -347,6 +359,10 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   if (se != nullptr && !se->value.IsNull()) {  // "server:" with every key commented out is fine
     CONFIG_TRY(server(*se, out, *rc));
   }
+  // Checks before zones: they are cheap to check, and a bad list should not wait for a big zone.
+  if (const Entry* e = top->find("health_checks")) {
+    CONFIG_TRY(health_checks(*e, out));
+  }
   if (const Entry* e = top->find("zones")) {
     CONFIG_TRY(zones(*e, out, *rc));
   } else {
@@ -356,11 +372,27 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   return out;
 }
 
+Status Loader::health_checks(const Entry& e, LoadedConfig& out) const {
+  // parse_health_checks applies the check schema and validate_all (ids, children, cycles);
+  // its errors already read "file:line: health check 'id': field: reason".
+  auto specs = parse_health_checks(e.value, file_);
+  if (!specs) {
+    return Error{specs.error()};
+  }
+  for (auto& s : *specs) {
+    // Like zone files: a config and the files it names can move together.
+    s.http.ca_file = resolve(s.http.ca_file);
+    s.external.file = resolve(s.external.file);
+  }
+  out.health_checks = std::move(*specs);
+  return OkStatus();
+}
+
 Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
-  auto f =
-      fields(se.value, "server",
-             {"listen", "udp_threads", "tcp_max_clients", "tcp_idle_timeout", "tcp_io_timeout",
-              "control_socket", "max_udp_payload", "chaos", "xfr_allow", "api_listen", "store"});
+  auto f = fields(se.value, "server",
+                  {"listen", "udp_threads", "tcp_max_clients", "tcp_idle_timeout", "tcp_io_timeout",
+                   "control_socket", "max_udp_payload", "chaos", "xfr_allow", "api_listen", "store",
+                   "health_state_file", "checker_id"});
   if (!f) {
     return Error{f.error()};
   }
@@ -445,6 +477,35 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
         return Error{v.error()};
       }
       s.store = *v;
+    } else if (e.key == "health_state_file") {
+      // `health_state_file: ""` or `~` turns persistence off.
+      std::string v;
+      if (!e.value.IsNull()) {
+        auto p = str(e);
+        if (!p) {
+          return Error{p.error()};
+        }
+        v = *p;
+      }
+      std::error_code ec;
+      if (!v.empty() && std::filesystem::is_directory(resolve(v), ec)) {
+        return err(e, "health_state_file: " + resolve(v) + " is a directory, not a file");
+      }
+      s.health_state_file = resolve(v);
+    } else if (e.key == "checker_id") {
+      auto v = str(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      if (v->empty() || v->size() > 64) {
+        return err(e, "checker_id: must be 1 to 64 characters");
+      }
+      for (unsigned char c : *v) {
+        if (c <= 0x20 || c >= 0x7F) {
+          return err(e, "checker_id: '" + *v + "' has a space or a non-printable character");
+        }
+      }
+      s.checker_id = *v;
     }
   }
   return OkStatus();
@@ -939,6 +1000,14 @@ Status check_listen_address(std::string_view text) {
     return Error{"'" + s + "': port '" + port + "' is out of range 1..65535"};
   }
   return OkStatus();
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+    return "localhost";
+  }
+  return buf;
 }
 
 Result<LoadedConfig> load_config_file(const std::string& path) {

@@ -10,8 +10,12 @@
 
 #include "config/runtime.h"
 #include "core/result.h"
+#include "health/spec.h"
 
 namespace steerdns::config {
+
+// This machine's host name ("localhost" if it has none): the default checker id.
+std::string host_name();
 
 // Startup-only settings: changing them needs a restart (a reload logs that they were ignored).
 struct ServerSettings {
@@ -21,6 +25,10 @@ struct ServerSettings {
   int tcp_idle_timeout_ms = 10000;  // as Knot: close idle connections after 10 s
   int tcp_io_timeout_ms = 500;      // max time to receive one message once it started
   std::string control_socket;       // UNIX socket for `steerdns reload`; empty = none
+  // Health engine (startup settings). The state file keeps check states across restarts;
+  // empty = no persistence. A config file defaults it to steerdns-health.json beside itself.
+  std::string health_state_file;
+  std::string checker_id = host_name();  // names this node's observations (vantage point)
   // Parsed and kept, not used yet: the HTTP API and the catalog store arrive with later issues.
   std::string api_listen;  // "127.0.0.1:8053"; empty = no API
   std::string store;       // "sqlite:steerdns.db"; empty = none
@@ -29,6 +37,8 @@ struct ServerSettings {
 struct LoadedConfig {
   ServerSettings server;
   std::shared_ptr<const RuntimeConfig> runtime;
+  // `health_checks:`, validated as a whole (health::validate_all); empty without the section.
+  std::vector<health::CheckSpec> health_checks;
   std::vector<std::string> warnings;
 };
 

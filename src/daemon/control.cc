@@ -21,10 +21,12 @@ Result<std::string> control_request(const std::string& path, const std::string& 
   std::memcpy(sun.sun_path, path.c_str(), path.size() + 1);
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    return Error{std::string("socket: ") + std::error_code(errno, std::system_category()).message()};
+    return Error{std::string("socket: ") +
+                 std::error_code(errno, std::system_category()).message()};
   }
   auto fail = [&](const char* what) -> Result<std::string> {
-    Error e{"control socket " + path + ": " + what + ": " + std::error_code(errno, std::system_category()).message()};
+    Error e{"control socket " + path + ": " + what + ": " +
+            std::error_code(errno, std::system_category()).message()};
     close(fd);
     return e;
   };

@@ -1,6 +1,9 @@
 #pragma once
 // The control socket protocol (UNIX stream socket, one request per connection): the client
-// sends one line ("reload"); the daemon answers "ok <text>" or "error <text>" and closes.
+// sends one line; the daemon answers "ok <text>" or "error <text>" and closes. Commands:
+//   reload                                   -> "ok reloaded: <what>"
+//   health                                   -> "ok <JSON report on one line>" (health_report.h)
+//   health-set ID healthy|unhealthy [REASON] -> sets an external check
 #include <string>
 
 #include "core/result.h"

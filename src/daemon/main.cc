@@ -1,14 +1,77 @@
-// steerdns: one binary, subcommands. `serve` runs the daemon; `reload` talks to it.
+// steerdns: one binary, subcommands. `serve` runs the daemon; `reload` and `health` talk to it.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "core/version.h"
 #include "daemon/control.h"
+#include "daemon/health_report.h"
 #include "daemon/serve.h"
 
 namespace {
+
+struct HealthArgs {
+  std::string control;
+  bool json = false;
+  std::vector<std::string> checks;
+  std::string set_id;
+  std::string set_status;
+  std::string set_reason;
+};
+
+int run_health(const HealthArgs& a, bool set) {
+  if (a.control.empty()) {
+    std::fprintf(stderr, "steerdns health: give --control PATH (the daemon's control socket)\n");
+    return 2;
+  }
+  if (set) {
+    // One request line: a reason with line breaks would end it early.
+    std::string reason = a.set_reason;
+    std::replace_if(
+        reason.begin(), reason.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    std::string cmd = "health-set " + a.set_id + " " + a.set_status;
+    if (!reason.empty()) {
+      cmd += " " + reason;
+    }
+    auto r = steerdns::daemon::control_request(a.control, cmd);
+    if (!r) {
+      std::fprintf(stderr, "steerdns health set: %s\n", r.error().c_str());
+      return 1;
+    }
+    std::printf("%s\n", r->c_str());
+    return 0;
+  }
+  auto r = steerdns::daemon::control_request(a.control, "health");
+  if (!r) {
+    std::fprintf(stderr, "steerdns health: %s\n", r.error().c_str());
+    return 1;
+  }
+  auto report = nlohmann::json::parse(*r, nullptr, false);
+  if (report.is_discarded() || !report.is_object()) {
+    std::fprintf(stderr, "steerdns health: the daemon's reply is not a JSON report\n");
+    return 1;
+  }
+  auto only = steerdns::daemon::filter_health_report(report, a.checks);
+  if (!only) {
+    std::fprintf(stderr, "steerdns health: %s\n", only.error().c_str());
+    return 1;
+  }
+  if (a.json) {
+    std::printf("%s\n",
+                only->dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  std::fputs(steerdns::daemon::health_table(*only, now).c_str(), stdout);
+  return 0;
+}
 
 int run(int argc, char** argv) {
   using steerdns::daemon::ServeOptions;
@@ -36,10 +99,10 @@ int run(int argc, char** argv) {
   serve->add_option("--axfr-allow", so.axfr_allow,
                     "Address or prefix allowed to AXFR/IXFR, e.g. 127.0.0.1 or 10.0.0.0/8 "
                     "(repeatable; default nobody)");
-  auto* control_opt =
-      serve->add_option("--control", so.control,
-                        "UNIX socket for `steerdns reload` (default: none with --zone, the "
-                        "config's server.control_socket with --config)");
+  auto* control_opt = serve->add_option(
+      "--control", so.control,
+      "UNIX socket for `steerdns reload` and `steerdns health` (default: none with --zone, the "
+      "config's server.control_socket with --config)");
   serve->add_option("--pid-file", so.pid_file, "Write the process id to this file");
   serve
       ->add_option("--tcp-max-clients", so.tcp_max_clients,
@@ -60,6 +123,27 @@ int run(int argc, char** argv) {
       "reload", "Ask a running daemon to reload its zones/config; exits non-zero on failure");
   reload->add_option("--control", reload_control, "The daemon's control socket")->required();
 
+  HealthArgs ha;
+  CLI::App* health = app.add_subcommand(
+      "health",
+      "Show a running daemon's health checks (a table, or --json); `health set` sets an "
+      "external check");
+  health->add_option("--control", ha.control, "The daemon's control socket (required)");
+  health->add_flag("--json", ha.json,
+                   "Print the full report as JSON (adds the last observations with timings, "
+                   "next probe, aggregation)");
+  health->add_option("checks", ha.checks, "Show only these checks (default: all)");
+  health->require_subcommand(0, 1);
+  CLI::App* health_set = health->add_subcommand(
+      "set", "Set an external check: steerdns health set ID healthy|unhealthy --reason TEXT");
+  health_set->add_option("id", ha.set_id, "The external check's id")->required();
+  health_set->add_option("status", ha.set_status, "healthy or unhealthy")
+      ->required()
+      ->check(CLI::IsMember({"healthy", "unhealthy"}));
+  health_set->add_option("--reason", ha.set_reason,
+                         "Why (kept as the check's reason; default 'set to <status>')");
+  health_set->add_option("--control", ha.control, "The daemon's control socket (required)");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*serve) {
@@ -78,6 +162,9 @@ int run(int argc, char** argv) {
     }
     std::printf("%s\n", r->c_str());
     return 0;
+  }
+  if (*health) {
+    return run_health(ha, health_set->parsed());
   }
   return 2;
 }

@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "config/loader.h"
 #include "core/snapshot.h"
 #include "core/version.h"
 #include "daemon/control.h"
+#include "daemon/health_service.h"
 #include "server/address.h"
 #include "server/tcp.h"
 #include "server/udp.h"
@@ -57,6 +59,8 @@ class Daemon {
   Result<std::string> reload();
   void start_control(const std::string& path);
   void accept_control();
+  // One control-socket command line -> the reply line ("ok ..." / "error ...").
+  std::string control_command(const std::string& line);
   void wait_signals();
 
   const ServeOptions& opts_;
@@ -66,6 +70,7 @@ class Daemon {
   asio::signal_set signals_{io_, SIGHUP, SIGTERM, SIGINT};
   std::unique_ptr<local::acceptor> control_;
   std::string control_path_;
+  HealthService health_;
 };
 
 Result<config::LoadedConfig> Daemon::load() const {
@@ -114,9 +119,15 @@ Result<std::string> Daemon::reload() {
       loaded->server.listen != settings_.listen) {
     spdlog::warn("reload: server.listen changed; listen addresses change only on restart");
   }
+  // Checks first: it is the step that can still fail, and a reload changes all or nothing.
+  if (auto st = health_.configure(loaded->server, std::move(loaded->health_checks)); !st) {
+    spdlog::error("reload failed, still serving the previous config: {}", st.error());
+    return Error{st.error()};
+  }
   std::string what = describe_zones(*loaded->runtime);
   snapshot_.publish(std::move(loaded->runtime));
-  std::string msg = fmt::format("{} in {:.1f} ms", what, ms_since(t0));
+  std::string msg =
+      fmt::format("{}; {} health checks in {:.1f} ms", what, health_.check_count(), ms_since(t0));
   spdlog::info("reloaded: {}", msg);
   return msg;
 }
@@ -164,14 +175,7 @@ void Daemon::accept_control() {
         std::istream in(buf.get());
         std::string line;
         std::getline(in, line);
-        std::string reply;
-        if (line == "reload") {
-          auto r = reload();
-          reply = r ? std::string(kControlOk) + "reloaded: " + *r
-                    : std::string(kControlError) + r.error();
-        } else {
-          reply = std::string(kControlError) + "unknown command '" + line + "' (known: reload)";
-        }
+        std::string reply = control_command(line);
         auto out = std::make_shared<std::string>(reply + "\n");
         asio::async_write(*s, asio::buffer(*out), [s, out](error_code, size_t) {
           error_code ignored;
@@ -181,6 +185,36 @@ void Daemon::accept_control() {
     }
     accept_control();
   });
+}
+
+std::string Daemon::control_command(const std::string& line) {
+  const std::string ok(kControlOk);
+  const std::string error(kControlError);
+  std::istringstream words(line);
+  std::string cmd;
+  words >> cmd;
+  if (line == "reload") {
+    auto r = reload();
+    return r ? ok + "reloaded: " + *r : error + r.error();
+  }
+  if (line == "health") {
+    // Probe reasons may quote bytes that are not UTF-8; replace them rather than throw.
+    return ok +
+           health_.report_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  if (cmd == "health-set") {
+    // health-set ID healthy|unhealthy [REASON...] (ids have no spaces; the reason may)
+    std::string id, state, reason;
+    words >> id >> state;
+    std::getline(words >> std::ws, reason);
+    if (id.empty() || (state != "healthy" && state != "unhealthy")) {
+      return error + "usage: health-set ID healthy|unhealthy [REASON]";
+    }
+    auto st = health_.set_external(
+        id, state == "healthy" ? health::Status::kHealthy : health::Status::kUnhealthy, reason);
+    return st ? ok + "health check '" + id + "' set " + state : error + st.error();
+  }
+  return error + "unknown command '" + line + "' (known: reload, health, health-set)";
 }
 
 int Daemon::run() {
@@ -197,6 +231,11 @@ int Daemon::run() {
   std::shared_ptr<const config::RuntimeConfig> runtime = loaded->runtime;
   std::string zones_text = describe_zones(*runtime);
   snapshot_.publish(std::move(runtime));
+  // Before serving: every check (standbys too) starts probing now, not on a first query.
+  if (auto st = health_.configure(settings_, std::move(loaded->health_checks)); !st) {
+    spdlog::error("{}", st.error());
+    return 1;
+  }
   double load_ms = ms_since(t0);
 
   std::vector<std::string> listen = opts_.listen.empty() ? settings_.listen : opts_.listen;
@@ -257,9 +296,9 @@ int Daemon::run() {
   }
   spdlog::info(
       "steerdns {} listening on {} (udp: {} threads, tcp: max {} clients){}; zones: {}; "
-      "loaded in {:.1f} ms",
+      "{} health checks; loaded in {:.1f} ms",
       kVersion, listen_text, threads, tcp_opts.max_clients,
-      control.empty() ? "" : "; control " + control, zones_text, load_ms);
+      control.empty() ? "" : "; control " + control, zones_text, health_.check_count(), load_ms);
   // The sockets are bound already (queries queue in the kernel); logged first so that anyone
   // who got an answer can also read the startup line.
   udp.start();
@@ -269,6 +308,7 @@ int Daemon::run() {
 
   udp.stop();
   tcp.stop();
+  health_.stop();
   server::CounterTotals u = udp.totals();
   server::CounterTotals t = tcp.totals();
   spdlog::info(

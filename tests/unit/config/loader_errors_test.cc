@@ -126,9 +126,8 @@ std::vector<BadCase> bad_cases() {
       {"steering key without policy",
        rec("      - { name: x, type: A, failover_ttl: 30, values: [192.0.2.1] }\n"), "failover_ttl",
        "'failover_ttl' belongs to routing policies, which are not supported yet"},
-      {"health_checks section", std::string(kHead) + "health_checks:\n  a: { type: https }\n",
-       "health_checks:",
-       "section 'health_checks' is not supported yet (arrives with health checks)"},
+      {"latency_map section", std::string(kHead) + "latency_map:\n  a: {}\n", "latency_map:",
+       "section 'latency_map' is not supported yet (arrives with traffic steering)"},
       {"alerts section", "alerts:\n  routes: []\n" + std::string(kHead),
        "alerts:", "section 'alerts' is not supported yet"},
       {"malformed YAML", rec("      - { name: www, type: A, values: [192.0.2.1 }\n"), "192.0.2.1 }",
@@ -189,13 +188,14 @@ TEST(ConfigErrors, BrokenZoneFileNamesItsLine) {
   EXPECT_NE(c.error().find(d.path() + "/b.zone:3: "), std::string::npos) << c.error();
 }
 
-// The flagship proposal (a copy in tests/data) is refused clearly at its first later section,
-// and its zones alone at the first steered record.
+// The flagship proposal (a copy in tests/data) is refused clearly at its first later section
+// (health checks are here now; latency_map is not), and its zones alone at the first steered
+// record.
 TEST(ConfigErrors, FlagshipIsRefusedWhereItNeedsLaterIssues) {
   std::string path = STEERDNS_TESTDATA "/config/flagship.yaml";
   auto c = load_config_file(path);
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.error().find("section 'health_checks' is not supported yet"), std::string::npos)
+  EXPECT_NE(c.error().find("section 'latency_map' is not supported yet"), std::string::npos)
       << c.error();
 
   std::ifstream in(path);

@@ -1,0 +1,126 @@
+#include "daemon/health_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+
+#include "core/clock.h"
+#include "daemon/health_report.h"
+#include "health/spec.h"
+
+namespace steerdns::daemon {
+
+HealthService::~HealthService() { stop(); }
+
+steerdns::Status HealthService::configure(const config::ServerSettings& settings,
+                                          std::vector<health::CheckSpec> specs) {
+  if (engine_) {
+    if (settings.checker_id != checker_id_ || settings.health_state_file != state_file_) {
+      spdlog::warn(
+          "reload: server.checker_id / server.health_state_file changed; they change only on "
+          "restart (still '{}', '{}')",
+          checker_id_, state_file_);
+    }
+    size_t n = specs.size();
+    auto st = engine_->configure(std::move(specs));
+    if (st) {
+      checks_ = n;
+    }
+    return st;
+  }
+  checker_id_ = settings.checker_id;
+  state_file_ = settings.health_state_file;
+  if (specs.empty()) {
+    return OkStatus();  // nothing to probe: no thread, no state file
+  }
+  // Checked before anything starts, so a bad list leaves no half-made engine behind.
+  if (auto st = health::validate_all(specs); !st) {
+    return st;
+  }
+  io_ = std::make_unique<boost::asio::io_context>(1);
+  work_.emplace(boost::asio::make_work_guard(*io_));
+  prober_ = health::make_prober(*io_);
+  health::EngineOptions opts;
+  opts.checker_id = checker_id_;
+  opts.state_file = state_file_;
+  engine_ = std::make_unique<health::Engine>(*io_, RealClock::instance(), *prober_, opts);
+  engine_->on_transition([](const health::Transition& t) {
+    auto level = t.to == health::Status::kUnhealthy ? spdlog::level::warn : spdlog::level::info;
+    spdlog::log(level, "health: check '{}' {} -> {}: {} (source {})", t.check,
+                health::status_name(t.from), health::status_name(t.to), t.reason,
+                health::source_name(t.source));
+  });
+  if (std::string w = engine_->report().state_warning; !w.empty()) {
+    spdlog::warn("health: {}", w);
+  }
+  size_t n = specs.size();
+  if (auto st = engine_->configure(std::move(specs)); !st) {
+    engine_.reset();
+    prober_.reset();
+    work_.reset();
+    io_.reset();
+    return st;
+  }
+  checks_ = n;
+  engine_->start();
+  thread_ = std::thread([this] {
+    try {
+      io_->run();
+    } catch (const std::exception& e) {
+      // Not expected (probe errors are results); without this thread checks would freeze.
+      spdlog::critical("health: engine thread stopped: {}", e.what());
+    }
+  });
+  spdlog::info("health: {} checks started, checker '{}', state file {}", n, checker_id_,
+               state_file_.empty() ? "none" : state_file_);
+  return OkStatus();
+}
+
+nlohmann::json HealthService::report_json() const {
+  if (!engine_) {
+    health::EngineReport empty;
+    empty.checker_id = checker_id_;
+    return health_report_json(empty, state_file_);
+  }
+  return health_report_json(engine_->report(), state_file_);
+}
+
+steerdns::Status HealthService::set_external(const std::string& id, health::Status status,
+                                             const std::string& reason) {
+  if (!engine_) {
+    return Error{"health check '" + id + "': no such check (no health checks configured)"};
+  }
+  auto st = engine_->set_external(id, status, reason);
+  if (st) {
+    spdlog::info("health: external check '{}' set {}{}", id, health::status_name(status),
+                 reason.empty() ? "" : ": " + reason);
+  }
+  return st;
+}
+
+void HealthService::stop() {
+  if (!engine_) {
+    return;
+  }
+  // Stop the thread first so that the state written below is the last state there is.
+  work_.reset();
+  io_->stop();
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  std::string before = engine_->report().state_warning;
+  engine_->stop();  // with the io_context stopped: cancels the timer, writes the state file
+  if (!state_file_.empty()) {
+    std::string after = engine_->report().state_warning;
+    if (after != before && !after.empty()) {
+      spdlog::error("health: state not saved: {}", after);
+    } else {
+      spdlog::info("health: state saved to {}", state_file_);
+    }
+  }
+  engine_.reset();
+  prober_.reset();
+  io_.reset();
+}
+
+}  // namespace steerdns::daemon

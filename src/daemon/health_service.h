@@ -1,0 +1,60 @@
+#pragma once
+// The daemon's health engine: one health::Engine with the real prober on its own io_context
+// thread, so probes and their thresholds never run on the DNS workers or the control thread.
+// The engine is created on the first configuration that has checks (a daemon without checks
+// runs no thread and writes no state file) and reconfigured in place on reload.
+//
+// Threading: every call comes from the daemon's main (control/signal) thread. The engine's own
+// callbacks (transition logs) run on the health thread.
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config/loader.h"
+#include "core/result.h"
+#include "health/engine.h"
+#include "health/probe.h"
+
+namespace steerdns::daemon {
+
+class HealthService {
+ public:
+  HealthService() = default;
+  ~HealthService();
+  HealthService(const HealthService&) = delete;
+  HealthService& operator=(const HealthService&) = delete;
+
+  // Applies a validated check list. The first list with checks starts the engine (with
+  // settings.checker_id and settings.health_state_file, which are startup settings from then
+  // on); later calls replace the list in place (Engine::configure). An invalid list is an
+  // error and changes nothing.
+  steerdns::Status configure(const config::ServerSettings& settings,
+                             std::vector<health::CheckSpec> specs);
+
+  // The engine's report as JSON (see health_report.h); an empty check list before any checks.
+  nlohmann::json report_json() const;
+  // Sets an external check ("no such check" when there is no engine).
+  steerdns::Status set_external(const std::string& id, health::Status status,
+                                const std::string& reason);
+  size_t check_count() const { return checks_; }
+
+  // Stops probing, joins the health thread and writes the state file. Idempotent.
+  void stop();
+
+ private:
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::unique_ptr<health::Prober> prober_;
+  std::unique_ptr<health::Engine> engine_;
+  std::thread thread_;
+  std::string checker_id_;
+  std::string state_file_;
+  size_t checks_ = 0;
+};
+
+}  // namespace steerdns::daemon
