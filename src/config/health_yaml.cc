@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "config/loader.h"
+#include "config/suggest.h"
 
 namespace steerdns::config {
 namespace {
@@ -104,50 +105,6 @@ std::string types_text(unsigned bits) {
     }
   }
   return out;
-}
-
-// Optimal string alignment distance, case-insensitive.
-size_t edit_distance(std::string_view a, std::string_view b) {
-  auto low = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; };
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) {
-    d[i][0] = i;
-  }
-  for (size_t j = 0; j <= b.size(); ++j) {
-    d[0][j] = j;
-  }
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t cost = low(a[i - 1]) == low(b[j - 1]) ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-std::string did_you_mean(std::string_view word, const std::vector<std::string_view>& cands) {
-  std::string_view best;
-  size_t best_d = std::numeric_limits<size_t>::max();
-  for (auto c : cands) {
-    size_t d = edit_distance(word, c);
-    // Also a candidate that contains the word or is contained in it ("threshold").
-    std::string_view shorter = c.size() < word.size() ? c : word;
-    std::string_view longer = c.size() < word.size() ? word : c;
-    if (shorter.size() >= 4 && longer.find(shorter) != std::string_view::npos) {
-      d = 1;
-    }
-    if (d < best_d) {
-      best_d = d;
-      best = c;
-    }
-  }
-  if (best.empty() || best_d > std::max<size_t>(2, word.size() / 3)) {
-    return "";
-  }
-  return " (did you mean '" + std::string(best) + "'?)";
 }
 
 class Parser {

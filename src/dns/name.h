@@ -15,7 +15,9 @@ namespace steerdns::dns {
 inline constexpr size_t kMaxNameLen = 255;
 inline constexpr size_t kMaxLabelLen = 63;
 
-inline uint8_t lower(uint8_t c) { return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c; }
+inline uint8_t lower(uint8_t c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<uint8_t>(c + 32) : c;
+}
 
 // Case-insensitive equality of two uncompressed wire names of known length.
 bool wire_name_equal(const uint8_t* a, const uint8_t* b, size_t len);

@@ -16,11 +16,15 @@ constexpr size_t kBad = static_cast<size_t>(-1);
 // Length of one field of uncompressed rdata starting at p with n octets left; kBad if invalid.
 size_t field_len(Field f, const uint8_t* p, size_t n) {
   switch (f) {
-    case Field::kU8: return n >= 1 ? 1 : kBad;
-    case Field::kU16: return n >= 2 ? 2 : kBad;
+    case Field::kU8:
+      return n >= 1 ? 1 : kBad;
+    case Field::kU16:
+      return n >= 2 ? 2 : kBad;
     case Field::kU32:
-    case Field::kIPv4: return n >= 4 ? 4 : kBad;
-    case Field::kIPv6: return n >= 16 ? 16 : kBad;
+    case Field::kIPv4:
+      return n >= 4 ? 4 : kBad;
+    case Field::kIPv6:
+      return n >= 16 ? 16 : kBad;
     case Field::kName:
     case Field::kNameNC: {
       size_t l = wire_name_length(p, n);
@@ -63,7 +67,8 @@ size_t field_len(Field f, const uint8_t* p, size_t n) {
     case Field::kBase64:
       // Digests, fingerprints and keys (DS, SSHFP, TLSA, DNSKEY) are never empty.
       return n >= 1 ? n : kBad;
-    case Field::kCaaValue: return n;
+    case Field::kCaaValue:
+      return n;
   }
   return kBad;
 }
@@ -159,14 +164,17 @@ void append_svc_params(std::string& s, const uint8_t* p, size_t n) {
           s += inet_ntop(AF_INET, v + j, buf, sizeof buf);
         }
         break;
-      case 5: append_base64(s, v, vl); break;
+      case 5:
+        append_base64(s, v, vl);
+        break;
       case 6:
         for (size_t j = 0; j + 16 <= vl; j += 16) {
           if (j) s += ',';
           s += inet_ntop(AF_INET6, v + j, buf, sizeof buf);
         }
         break;
-      default: append_quoted(s, v, vl);
+      default:
+        append_quoted(s, v, vl);
     }
   }
 }
@@ -330,22 +338,34 @@ std::string rdata_to_text(uint16_t type, const uint8_t* rd, size_t len) {
     const uint8_t* p = rd + i;
     if (k > 0 && f != Field::kSvcParams) s += ' ';
     switch (f) {
-      case Field::kU8: s += std::to_string(p[0]); break;
-      case Field::kU16: s += std::to_string(p[0] << 8 | p[1]); break;
+      case Field::kU8:
+        s += std::to_string(p[0]);
+        break;
+      case Field::kU16:
+        s += std::to_string(p[0] << 8 | p[1]);
+        break;
       case Field::kU32:
         s += std::to_string(uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 |
                             p[3]);
         break;
-      case Field::kIPv4: s += inet_ntop(AF_INET, p, buf, sizeof buf); break;
-      case Field::kIPv6: s += inet_ntop(AF_INET6, p, buf, sizeof buf); break;
+      case Field::kIPv4:
+        s += inet_ntop(AF_INET, p, buf, sizeof buf);
+        break;
+      case Field::kIPv6:
+        s += inet_ntop(AF_INET6, p, buf, sizeof buf);
+        break;
       case Field::kName:
       case Field::kNameNC: {
         auto n = Name::from_uncompressed(p, l);
         s += n ? n->to_text() : "?";
         break;
       }
-      case Field::kString: append_quoted(s, p + 1, p[0]); break;
-      case Field::kCaaTag: s.append(reinterpret_cast<const char*>(p + 1), p[0]); break;
+      case Field::kString:
+        append_quoted(s, p + 1, p[0]);
+        break;
+      case Field::kCaaTag:
+        s.append(reinterpret_cast<const char*>(p + 1), p[0]);
+        break;
       case Field::kStrings:
         for (size_t j = 0; j < l; j += 1u + p[j]) {
           if (j) s += ' ';
@@ -359,9 +379,15 @@ std::string rdata_to_text(uint16_t type, const uint8_t* rd, size_t len) {
           append_hex(s, p, l);
         }
         break;
-      case Field::kBase64: append_base64(s, p, l); break;
-      case Field::kSvcParams: append_svc_params(s, p, l); break;
-      case Field::kCaaValue: append_quoted(s, p, l); break;
+      case Field::kBase64:
+        append_base64(s, p, l);
+        break;
+      case Field::kSvcParams:
+        append_svc_params(s, p, l);
+        break;
+      case Field::kCaaValue:
+        append_quoted(s, p, l);
+        break;
     }
     i += l;
   }

@@ -18,7 +18,8 @@ class Compressor {
   void reset() { n_ = 0; }
   // Writes an uncompressed wire name; uses and records pointers when compress is true.
   void write_name(WireWriter& w, const uint8_t* name, size_t len, bool compress);
-  // Records that the name at `offset` (already in the message, e.g. the question) may be pointed to.
+  // Records that the name at `offset` (already in the message, e.g. the question) may be pointed
+  // to.
   void remember(const uint8_t* name, size_t len, size_t offset);
 
  private:

@@ -36,12 +36,24 @@ struct Named {
 };
 // Names of types without an rdata description (meta types and DNSSEC types we pass as opaque).
 constexpr Named kOtherNames[] = {
-    {rrtype::OPT, "OPT"},     {rrtype::RRSIG, "RRSIG"}, {rrtype::NSEC, "NSEC"},
-    {rrtype::NSEC3, "NSEC3"}, {rrtype::TKEY, "TKEY"},   {rrtype::TSIG, "TSIG"},
-    {rrtype::IXFR, "IXFR"},   {rrtype::AXFR, "AXFR"},   {rrtype::MAILB, "MAILB"},
-    {rrtype::MAILA, "MAILA"}, {rrtype::ANY, "ANY"},     {51, "NSEC3PARAM"},
-    {59, "CDS"},              {60, "CDNSKEY"},          {61, "OPENPGPKEY"},
-    {99, "SPF"},              {256, "URI"},             {29, "LOC"},
+    {rrtype::OPT, "OPT"},
+    {rrtype::RRSIG, "RRSIG"},
+    {rrtype::NSEC, "NSEC"},
+    {rrtype::NSEC3, "NSEC3"},
+    {rrtype::TKEY, "TKEY"},
+    {rrtype::TSIG, "TSIG"},
+    {rrtype::IXFR, "IXFR"},
+    {rrtype::AXFR, "AXFR"},
+    {rrtype::MAILB, "MAILB"},
+    {rrtype::MAILA, "MAILA"},
+    {rrtype::ANY, "ANY"},
+    {51, "NSEC3PARAM"},
+    {59, "CDS"},
+    {60, "CDNSKEY"},
+    {61, "OPENPGPKEY"},
+    {99, "SPF"},
+    {256, "URI"},
+    {29, "LOC"},
 };
 
 char lower_c(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
@@ -90,16 +102,19 @@ std::optional<uint16_t> type_from_text(std::string_view s) {
 
 std::string class_to_text(uint16_t code) {
   switch (code) {
-    case rrclass::IN: return "IN";
-    case rrclass::CH: return "CH";
-    case rrclass::NONE: return "NONE";
-    case rrclass::ANY: return "ANY";
-    default: return "CLASS" + std::to_string(code);
+    case rrclass::IN:
+      return "IN";
+    case rrclass::CH:
+      return "CH";
+    case rrclass::NONE:
+      return "NONE";
+    case rrclass::ANY:
+      return "ANY";
+    default:
+      return "CLASS" + std::to_string(code);
   }
 }
 
-bool is_meta_type(uint16_t code) {
-  return code == rrtype::OPT || (code >= 128 && code <= 255);
-}
+bool is_meta_type(uint16_t code) { return code == rrtype::OPT || (code >= 128 && code <= 255); }
 
 }  // namespace steerdns::dns

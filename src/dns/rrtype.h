@@ -12,10 +12,10 @@ namespace steerdns::dns {
 
 namespace rrtype {
 inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, HINFO = 13, MX = 15,
-                          TXT = 16, AAAA = 28, SRV = 33, NAPTR = 35, DNAME = 39, OPT = 41,
-                          DS = 43, SSHFP = 44, RRSIG = 46, NSEC = 47, DNSKEY = 48, NSEC3 = 50,
-                          TLSA = 52, SVCB = 64, HTTPS = 65, TKEY = 249, TSIG = 250, IXFR = 251,
-                          AXFR = 252, MAILB = 253, MAILA = 254, ANY = 255, CAA = 257;
+                          TXT = 16, AAAA = 28, SRV = 33, NAPTR = 35, DNAME = 39, OPT = 41, DS = 43,
+                          SSHFP = 44, RRSIG = 46, NSEC = 47, DNSKEY = 48, NSEC3 = 50, TLSA = 52,
+                          SVCB = 64, HTTPS = 65, TKEY = 249, TSIG = 250, IXFR = 251, AXFR = 252,
+                          MAILB = 253, MAILA = 254, ANY = 255, CAA = 257;
 }
 namespace rrclass {
 inline constexpr uint16_t IN = 1, CH = 3, NONE = 254, ANY = 255;

@@ -26,20 +26,23 @@ class WireReader {
   const uint8_t* cur() const { return d_ + pos_; }
 
   uint8_t u8() {
-    if (!need(1)) { return 0;
-}
+    if (!need(1)) {
+      return 0;
+    }
     return d_[pos_++];
   }
   uint16_t u16() {
-    if (!need(2)) { return 0;
-}
+    if (!need(2)) {
+      return 0;
+    }
     uint16_t v = static_cast<uint16_t>(d_[pos_] << 8 | d_[pos_ + 1]);
     pos_ += 2;
     return v;
   }
   uint32_t u32() {
-    if (!need(4)) { return 0;
-}
+    if (!need(4)) {
+      return 0;
+    }
     uint32_t v = uint32_t{d_[pos_]} << 24 | uint32_t{d_[pos_ + 1]} << 16 |
                  uint32_t{d_[pos_ + 2]} << 8 | d_[pos_ + 3];
     pos_ += 4;
@@ -47,8 +50,9 @@ class WireReader {
   }
   // Returns a pointer to n bytes and advances, or nullptr (and fails).
   const uint8_t* bytes(size_t n) {
-    if (!need(n)) { return nullptr;
-}
+    if (!need(n)) {
+      return nullptr;
+    }
     const uint8_t* p = d_ + pos_;
     pos_ += n;
     return p;
@@ -89,8 +93,9 @@ class WireWriter {
   // trailing OPT record); never beyond the buffer given at construction.
   void limit(size_t cap) {
     cap_ = cap < full_ ? cap : full_;
-    if (pos_ > cap_) { ok_ = false;
-}
+    if (pos_ > cap_) {
+      ok_ = false;
+    }
   }
   // Rolls back to an earlier position and clears the overflow flag (used for truncation).
   void rewind(size_t pos) {
@@ -99,8 +104,9 @@ class WireWriter {
   }
 
   void u8(uint8_t v) {
-    if (need(1)) { b_[pos_++] = v;
-}
+    if (need(1)) {
+      b_[pos_++] = v;
+    }
   }
   void u16(uint16_t v) {
     if (need(2)) {
@@ -120,8 +126,9 @@ class WireWriter {
   }
   void bytes(const void* p, size_t n) {
     if (need(n)) {
-      if (n) { std::memcpy(b_ + pos_, p, n);
-}
+      if (n) {
+        std::memcpy(b_ + pos_, p, n);
+      }
       pos_ += n;
     }
   }

@@ -32,9 +32,9 @@ struct StatusRange {
 
 struct HttpSpec {
   std::string method = "GET";
-  std::string host;  // connect address (IP literal or name); with `ip` unset, resolved
-  std::string ip;    // optional: connect to this IP, send `host` as Host header/SNI
-  uint16_t port = 0; // 0 = 80/443 by scheme
+  std::string host;   // connect address (IP literal or name); with `ip` unset, resolved
+  std::string ip;     // optional: connect to this IP, send `host` as Host header/SNI
+  uint16_t port = 0;  // 0 = 80/443 by scheme
   std::string path = "/";
   std::string host_header;  // Host header and TLS SNI name; default: host
   std::vector<std::pair<std::string, std::string>> headers;
@@ -90,13 +90,13 @@ struct CheckSpec {
 
   Millis interval_ms = 10'000;
   Millis timeout_ms = 2'000;
-  Millis recheck_ms = 200;       // fast confirmation interval while a state change is pending
-  int failure_threshold = 3;     // consecutive failures to go down
-  int success_threshold = 2;     // consecutive successes to go up
+  Millis recheck_ms = 200;    // fast confirmation interval while a state change is pending
+  int failure_threshold = 3;  // consecutive failures to go down
+  int success_threshold = 2;  // consecutive successes to go up
   bool inverted = false;
-  bool disabled = false;         // reported healthy, not probed (as Route 53 does)
+  bool disabled = false;  // reported healthy, not probed (as Route 53 does)
   Status initial = Status::kUnknown;
-  Millis initial_wait_ms = 5'000;  // with `unknown`, how long to wait for the first round
+  Millis initial_wait_ms = 5'000;     // with `unknown`, how long to wait for the first round
   Millis max_state_age_ms = 600'000;  // persisted state older than this is ignored at startup
   Aggregation aggregation = Aggregation::kRoute53;
   std::string where;  // "file:line" of the spec, for error messages

@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <system_error>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <system_error>
 
 namespace steerdns::health {
 namespace {

@@ -13,7 +13,15 @@
 namespace steerdns::health {
 
 // Where a status came from (explain shows it).
-enum class Source : uint8_t { kProbe, kInitial, kPersisted, kExternal, kCalculated, kDisabled, kStale };
+enum class Source : uint8_t {
+  kProbe,
+  kInitial,
+  kPersisted,
+  kExternal,
+  kCalculated,
+  kDisabled,
+  kStale
+};
 const char* source_name(Source s);
 
 struct CheckState {
@@ -23,8 +31,8 @@ struct CheckState {
   int consecutive_ok = 0;
   int consecutive_fail = 0;
   std::string last_failure_reason;
-  int cert_days_left = -1;   // HTTPS only; -1 = n/a
-  double last_rtt_ms = -1;   // last probe's total time; latency steering may use it
+  int cert_days_left = -1;  // HTTPS only; -1 = n/a
+  double last_rtt_ms = -1;  // last probe's total time; latency steering may use it
 };
 
 class HealthView {

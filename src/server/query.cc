@@ -40,8 +40,8 @@ class Response {
     qd_ = 1;
   }
   // Owner given as a pointer to the question name (kQname) or as an uncompressed name.
-  void rr(const uint8_t* owner, size_t owner_len, bool owner_is_qname, uint16_t type,
-          uint32_t ttl, const uint8_t* rd, size_t rdlen) {
+  void rr(const uint8_t* owner, size_t owner_len, bool owner_is_qname, uint16_t type, uint32_t ttl,
+          const uint8_t* rd, size_t rdlen) {
     if (owner_is_qname) {
       w_.u16(0xC000 | dns::kHeaderLen);
     } else {
@@ -180,8 +180,7 @@ uint16_t Answerer::run(const Zone& z) {
     if (cut == enc_idx && exact && qtype == rt::DS) cut = zone::kNone;  // DS lives in the parent
     uint32_t dname = enc->dname;
     if (!exact && (enc->flags & zone::nodeflag::kDname)) dname = enc_idx;
-    if (cut != zone::kNone &&
-        (dname == zone::kNone || z.node(cut).depth <= z.node(dname).depth)) {
+    if (cut != zone::kNone && (dname == zone::kNone || z.node(cut).depth <= z.node(dname).depth)) {
       referral(z, z.node(cut));
       return dns::rcode::NOERROR;
     }
@@ -384,7 +383,8 @@ size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t q
   };
 
   switch (pr) {
-    case dns::ParseResult::kOk: break;
+    case dns::ParseResult::kOk:
+      break;
     case dns::ParseResult::kFormErr:
       rcode = dns::rcode::FORMERR;
       return finish();
@@ -394,7 +394,8 @@ size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t q
     case dns::ParseResult::kBadVers:
       rcode = dns::rcode::BADVERS;
       return finish();
-    case dns::ParseResult::kDrop: return 0;
+    case dns::ParseResult::kDrop:
+      return 0;
   }
   if (query.opcode != dns::opcode::QUERY) {
     rcode = query.opcode == dns::opcode::NOTIFY ? dns::rcode::REFUSED : dns::rcode::NOTIMP;

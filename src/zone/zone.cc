@@ -40,8 +40,8 @@ Name Zone::name(const Node& n) const {
 }
 
 size_t Zone::memory_bytes() const {
-  return nodes_.capacity() * sizeof(Node) + rrsets_.capacity() * sizeof(RRset) +
-         names_.capacity() + rdata_.capacity() + index_.capacity() * sizeof(uint32_t);
+  return nodes_.capacity() * sizeof(Node) + rrsets_.capacity() * sizeof(RRset) + names_.capacity() +
+         rdata_.capacity() + index_.capacity() * sizeof(uint32_t);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -69,9 +69,9 @@ struct ZoneBuilder::Impl {
   std::vector<uint8_t> rd;          // rdata of all records back to back
   std::vector<uint8_t> name_arena;  // original-case wire names
   std::vector<NameEnt> names;
-  std::vector<uint32_t> table;      // name ids; kNone = empty
+  std::vector<uint32_t> table;  // name ids; kNone = empty
   size_t mask = 0;
-  uint32_t last_id = kNone;         // consecutive records usually share their owner
+  uint32_t last_id = kNone;  // consecutive records usually share their owner
   std::vector<std::string> files;
 
   const uint8_t* name_ptr(uint32_t id) const { return name_arena.data() + names[id].off; }
@@ -102,8 +102,8 @@ struct ZoneBuilder::Impl {
       h = (h + 1) & mask;
     }
     auto id = static_cast<uint32_t>(names.size());
-    names.push_back(NameEnt{static_cast<uint32_t>(name_arena.size()), hash, kNone,
-                            static_cast<uint8_t>(len)});
+    names.push_back(
+        NameEnt{static_cast<uint32_t>(name_arena.size()), hash, kNone, static_cast<uint8_t>(len)});
     name_arena.insert(name_arena.end(), p, p + len);
     table[h] = id;
     if (added) *added = true;
@@ -127,9 +127,7 @@ struct ZoneBuilder::Impl {
   }
 };
 
-ZoneBuilder::ZoneBuilder(Name origin) : impl_(std::make_unique<Impl>()) {
-  impl_->origin = origin;
-}
+ZoneBuilder::ZoneBuilder(Name origin) : impl_(std::make_unique<Impl>()) { impl_->origin = origin; }
 ZoneBuilder::~ZoneBuilder() = default;
 
 size_t ZoneBuilder::record_count() const { return impl_->recs.size(); }
@@ -270,7 +268,8 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
   for (size_t nd = 0; nd < nnames; ++nd) {
     auto b = ri.begin() + rec_start[nd], e = ri.begin() + rec_start[nd + 1];
     if (e - b > 1) {
-      std::stable_sort(b, e, [&](uint32_t x, uint32_t y) { return m.recs[x].type < m.recs[y].type; });
+      std::stable_sort(b, e,
+                       [&](uint32_t x, uint32_t y) { return m.recs[x].type < m.recs[y].type; });
     }
   }
 
@@ -432,9 +431,10 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
     size_t l1 = dns::wire_name_length(rd, len);
     size_t l2 = dns::wire_name_length(rd + l1, len - l1);
     const uint8_t* nums = rd + l1 + l2;
-    z->serial_ = uint32_t{nums[0]} << 24 | uint32_t{nums[1]} << 16 | uint32_t{nums[2]} << 8 | nums[3];
-    uint32_t minimum = uint32_t{nums[16]} << 24 | uint32_t{nums[17]} << 16 |
-                       uint32_t{nums[18]} << 8 | nums[19];
+    z->serial_ =
+        uint32_t{nums[0]} << 24 | uint32_t{nums[1]} << 16 | uint32_t{nums[2]} << 8 | nums[3];
+    uint32_t minimum =
+        uint32_t{nums[16]} << 24 | uint32_t{nums[17]} << 16 | uint32_t{nums[18]} << 8 | nums[19];
     z->negative_ttl_ = std::min(soa->ttl, minimum);
   });
 

@@ -33,7 +33,7 @@ struct Node {
   uint32_t name_off = 0;  // into the names arena: uncompressed wire name, original case
   uint8_t name_len = 0;
   uint8_t flags = 0;
-  uint8_t depth = 0;      // labels below the apex (apex = 0)
+  uint8_t depth = 0;  // labels below the apex (apex = 0)
   uint8_t nrrsets = 0;
   uint32_t first_rrset = 0;
   uint32_t parent = kNone;
@@ -110,9 +110,8 @@ class ZoneBuilder {
 
   // `file` and `line` are kept for error messages ("file:line: ..."). Returns an error for
   // data that can never be valid (out of zone, wrong class, meta type, malformed rdata).
-  Status add(const uint8_t* owner, size_t owner_len, uint16_t type, uint16_t rclass,
-             uint32_t ttl, const uint8_t* rdata, size_t rdlen, std::string_view file,
-             uint32_t line);
+  Status add(const uint8_t* owner, size_t owner_len, uint16_t type, uint16_t rclass, uint32_t ttl,
+             const uint8_t* rdata, size_t rdlen, std::string_view file, uint32_t line);
   Status add(const dns::Name& owner, uint16_t type, uint32_t ttl, const std::vector<uint8_t>& rd,
              std::string_view file = "", uint32_t line = 0) {
     return add(owner.data(), owner.size(), type, 1, ttl, rd.data(), rd.size(), file, line);
