@@ -139,24 +139,9 @@ class Parser {
   std::string id_;
 };
 
-const char* node_kind(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Null:
-      return "nothing";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    default:
-      return "undefined";
-  }
-}
-
 Result<std::string> Parser::str(const std::string& key, const YAML::Node& v) const {
   if (!v.IsScalar()) {
-    return err(v, key, std::string("must be a string, not ") + node_kind(v));
+    return err(v, key, std::string("must be a string, not ") + yaml_kind(v));
   }
   return v.Scalar();
 }
@@ -220,7 +205,7 @@ Result<health::Status> Parser::status(const std::string& key, const YAML::Node& 
 Result<std::vector<std::string>> Parser::str_list(const std::string& key,
                                                   const YAML::Node& v) const {
   if (!v.IsSequence()) {
-    return err(v, key, std::string("must be a list, not ") + node_kind(v));
+    return err(v, key, std::string("must be a list, not ") + yaml_kind(v));
   }
   std::vector<std::string> out;
   for (const auto& item : v) {
@@ -348,7 +333,7 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
   id_.clear();
   if (!n.IsMap()) {
     return Error{at(n) + ": health check: must be a mapping with 'id' and 'type', not " +
-                 node_kind(n)};
+                 yaml_kind(n)};
   }
   std::vector<std::pair<std::string, std::pair<YAML::Node, YAML::Node>>> entries;
   // (std::optional: assigning to a yaml-cpp Node rebinds document content, not the handle.)
@@ -555,7 +540,7 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
       st = set_str(s.http.host_header);
     } else if (key == "headers") {
       if (!v.IsMap()) {
-        return err(v, key, std::string("must be a mapping, not ") + node_kind(v));
+        return err(v, key, std::string("must be a mapping, not ") + yaml_kind(v));
       }
       for (auto h = v.begin(); h != v.end(); ++h) {
         auto name = str(key, h->first);
@@ -648,7 +633,7 @@ Result<std::vector<CheckSpec>> Parser::parse(const YAML::Node& node) {
   }
   if (!node.IsSequence()) {
     return Error{at(node) + ": health_checks: must be a list of checks ('- id: ...'), not " +
-                 node_kind(node)};
+                 yaml_kind(node)};
   }
   for (const auto& item : node) {
     auto c = check(item);
@@ -669,6 +654,21 @@ Result<std::vector<CheckSpec>> Parser::parse(const YAML::Node& node) {
 Result<std::vector<health::CheckSpec>> parse_health_checks(const YAML::Node& node,
                                                            const std::string& file) {
   return Parser(file).parse(node);
+}
+
+const char* yaml_kind(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null:
+      return "nothing";
+    case YAML::NodeType::Scalar:
+      return "a single value";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "undefined";
+  }
 }
 
 }  // namespace steerdns::config

@@ -19,4 +19,7 @@ namespace steerdns::config {
 Result<std::vector<health::CheckSpec>> parse_health_checks(const YAML::Node& node,
                                                            const std::string& file);
 
+// What a YAML node is, for error messages: "a list", "a single value", ...
+const char* yaml_kind(const YAML::Node& n);
+
 }  // namespace steerdns::config

@@ -38,21 +38,6 @@ namespace {
     }                                       \
   } while (0)
 
-const char* kind_name(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Null:
-      return "nothing";
-    case YAML::NodeType::Scalar:
-      return "a single value";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    default:
-      return "undefined";
-  }
-}
-
 // One key: value pair of a checked mapping.
 struct Entry {
   std::string key;
@@ -162,7 +147,7 @@ class Loader {
 Result<Fields> Loader::fields(const YAML::Node& n, const std::string& what,
                               std::initializer_list<std::string_view> allowed) const {
   if (!n.IsMap()) {
-    return err(n, what + " must be a mapping of keys, not " + kind_name(n));
+    return err(n, what + " must be a mapping of keys, not " + yaml_kind(n));
   }
   Fields f;
   std::vector<std::string_view> cands(allowed.begin(), allowed.end());
@@ -187,7 +172,7 @@ Result<Fields> Loader::fields(const YAML::Node& n, const std::string& what,
 
 Result<std::string> Loader::str(const Entry& e) const {
   if (!e.value.IsScalar()) {
-    return err(e, "'" + e.key + "' must be a string, not " + kind_name(e.value));
+    return err(e, "'" + e.key + "' must be a string, not " + yaml_kind(e.value));
   }
   return e.value.Scalar();
 }
@@ -212,7 +197,7 @@ Result<int64_t> Loader::integer(const Entry& e, int64_t min, int64_t max) const 
 Result<bool> Loader::boolean(const Entry& e) const {
   bool b = false;
   if (!e.value.IsScalar() || !YAML::convert<bool>::decode(e.value, b)) {
-    std::string got = e.value.IsScalar() ? "'" + e.value.Scalar() + "'" : kind_name(e.value);
+    std::string got = e.value.IsScalar() ? "'" + e.value.Scalar() + "'" : yaml_kind(e.value);
     return err(e, "'" + e.key + "' must be true or false (on/off, yes/no), not " + got);
   }
   return b;
@@ -263,14 +248,14 @@ Result<uint32_t> Loader::seconds(const Entry& e) const {
 
 Result<std::vector<std::pair<std::string, YAML::Node>>> Loader::str_list(const Entry& e) const {
   if (!e.value.IsSequence()) {
-    return err(e, "'" + e.key + "' must be a list, not " + kind_name(e.value) +
+    return err(e, "'" + e.key + "' must be a list, not " + yaml_kind(e.value) +
                       " (write [a, b] or one '- item' per line)");
   }
   std::vector<std::pair<std::string, YAML::Node>> out;
   for (const auto& item : e.value) {
     if (!item.IsScalar()) {
       return err(item.IsDefined() && item.Mark().line >= 0 ? item : e.value,
-                 "items of '" + e.key + "' must be strings, not " + kind_name(item));
+                 "items of '" + e.key + "' must be strings, not " + yaml_kind(item));
     }
     out.emplace_back(item.Scalar(), item);
   }
@@ -499,7 +484,7 @@ Status Loader::chaos(const Entry& ce, Chaos& chaos) {
 Status Loader::zones(const Entry& ze, LoadedConfig& out, RuntimeConfig& rc) {
   if (!ze.value.IsSequence()) {
     return err(ze, "'zones' must be a list of zones (each '- name: ...'), not " +
-                       std::string(kind_name(ze.value)));
+                       std::string(yaml_kind(ze.value)));
   }
   std::vector<std::shared_ptr<const zone::Zone>> loaded;
   std::vector<std::pair<dns::Name, uint32_t>> seen;  // origin, line
@@ -672,7 +657,7 @@ Result<std::shared_ptr<const zone::Zone>> Loader::zone(const YAML::Node& zn,
   if (const Entry* recs = f.find("records")) {
     if (!recs->value.IsSequence()) {
       return err(*recs, "'records' must be a list of records (each '- name: ...'), not " +
-                            std::string(kind_name(recs->value)));
+                            std::string(yaml_kind(recs->value)));
     }
     for (const auto& rn : recs->value) {
       CONFIG_TRY(record(rn, origin, ttl, parser, builder));

@@ -162,7 +162,7 @@ TEST(HealthYaml, ErrorsNameLineFieldAndReason) {
       {"health_checks:\n  - id: w\n    type: http\n    host: a.test\n    inverted: maybe\n",
        "steerdns.yaml:5: health check 'w': inverted: must be true or false"},
       {"health_checks:\n  - just-a-string\n",
-       "steerdns.yaml:2: health check: must be a mapping with 'id' and 'type', not a scalar"},
+       "steerdns.yaml:2: health check: must be a mapping with 'id' and 'type', not a single value"},
   };
   for (const auto& r : rows) {
     std::string e = error_of(r.yaml);
