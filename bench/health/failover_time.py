@@ -36,6 +36,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "testlib"))
+from harness import free_port  # noqa: E402 - the tests' loopback port picker
 DEFAULT_BIN = os.path.join(HERE, "..", "..", "build", "steerdns")
 WAIT = 10.0
 
@@ -94,14 +96,6 @@ class Backend:
         self.proc.kill()
         self.proc.wait(timeout=WAIT)
         return t
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Daemon:

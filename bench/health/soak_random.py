@@ -34,6 +34,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "testlib"))
+from harness import free_port  # noqa: E402 - the tests' loopback port picker
 DEFAULT_BIN = os.path.join(HERE, "..", "..", "build", "steerdns")
 
 CONFIG = """\
@@ -120,14 +122,6 @@ def replay(seq, fails, failure_threshold=3, success_threshold=2):
             if healthy and fails >= failure_threshold:
                 healthy, transitions = False, transitions + 1
     return transitions
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_until(pred, timeout, interval=0.05, what="condition"):
