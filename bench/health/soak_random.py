@@ -35,7 +35,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "testlib"))
-from harness import free_port  # noqa: E402 - the tests' loopback port picker
+from harness import free_port, wait_until  # noqa: E402 - the tests' loopback helpers
 DEFAULT_BIN = os.path.join(HERE, "..", "..", "build", "steerdns")
 
 CONFIG = """\
@@ -122,20 +122,6 @@ def replay(seq, fails, failure_threshold=3, success_threshold=2):
             if healthy and fails >= failure_threshold:
                 healthy, transitions = False, transitions + 1
     return transitions
-
-
-def wait_until(pred, timeout, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = pred()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001 - keep polling until the deadline
-            last = e
-        time.sleep(interval)
-    raise RuntimeError(f"timed out waiting for {what} (last error: {last!r})")
 
 
 def main():

@@ -24,6 +24,7 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.zone
+from harness import wait_until
 
 SOURCE_DIR = os.environ.get(
     "STEERDNS_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
@@ -82,20 +83,6 @@ def query(name, rdtype="A", host="127.0.0.1", port=53, tcp=False, timeout=2.0, *
     if tcp:
         return dns.query.tcp(q, host, port=port, timeout=timeout)
     return dns.query.udp(q, host, port=port, timeout=timeout)
-
-
-def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            v = pred()
-            if v:
-                return v
-        except Exception as e:  # noqa: BLE001 - keep polling until the deadline
-            last = e
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last error: {last!r})")
 
 
 class Steerdns:

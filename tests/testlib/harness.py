@@ -59,6 +59,22 @@ def free_port():
     raise RuntimeError("no free port found")
 
 
+# Polls pred() until it returns something true, or fails after `timeout` seconds with the last
+# error seen: tests wait for a state with a deadline, never with a bare sleep.
+def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 - keep polling until the deadline
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last error: {last!r})")
+
+
 class Server:
     """A server process on 127.0.0.1:port. Use as a context manager."""
 
