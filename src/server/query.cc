@@ -78,8 +78,6 @@ bool name_in(const uint8_t* name, size_t len, const dns::Name& zone_origin) {
   return dns::wire_name_is_under(name, len, zone_origin.data(), zone_origin.size());
 }
 
-uint32_t ttl_of(const RRset& rs) { return rs.ttl; }
-
 class Answerer {
  public:
   Answerer(const uint8_t* q, const dns::Query& query, Response& resp, const ClientInfo& client)
@@ -116,7 +114,7 @@ void Answerer::add_addresses(const Zone& z, const uint8_t* name, size_t len, boo
     if (!rs) continue;
     size_t mark = r_.w().pos();
     uint16_t before = r_.ar;
-    r_.rrset(z, name, len, false, *rs, ttl_of(*rs), r_.ar);
+    r_.rrset(z, name, len, false, *rs, rs->ttl, r_.ar);
     if (!r_.w().ok()) {
       // Additional data that does not fit is left out; required glue forces TC (RFC 9471).
       r_.w().rewind(mark);
