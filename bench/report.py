@@ -167,6 +167,30 @@ def main(d):
             stats.get("lost", "?"), stats.get("sent", "?"), lines[0] if lines else "",
             "**met**" if result == "RESULT=PASS" else "**not met** " + result))
     print()
+    steer = rows(os.path.join(d, "steer", "summary.tsv"))
+    if steer:
+        # Issue 4: 10,000 steered names cost at most 5 % of static-zone throughput. Both servers
+        # are steerdns, measured in the same run-peers.sh invocation on the same names.
+        print("## Steering on the query path (issue 4): 10,000 failover sets vs static records\n")
+        print("| figure | static | steered | steered/static | target |")
+        print("|---|---|---|---|---|")
+        figs = [("server CPU µs/query at the fixed rate, core 0", "pinned", "eff",
+                 "us_per_q_core0", True),
+                ("server CPU µs/query at the fixed rate, process", "pinned", "eff",
+                 "us_per_q_proc", True),
+                ("peak UDP QPS (pinned, best of the sweep)", "pinned", "udp", "qps", False),
+                ("peak UDP QPS (unpinned, best of the sweep)", "unpinned", "udp", "qps", False)]
+        for name, mode, kind, key, lower in figs:
+            a = best(steer, "static", mode, kind, key, min if lower else max)
+            b = best(steer, "steered", mode, kind, key, min if lower else max)
+            if a is None or b is None:
+                continue
+            ratio = b / a
+            ok = ratio <= 1.05 if lower else ratio >= 0.95
+            print("| %s | %s | %s | %.3f | %s |" % (
+                name, fmt(a, "%.2f" if lower else "%.0f"), fmt(b, "%.2f" if lower else "%.0f"),
+                ratio, "**met** (within 5 %)" if ok else "**not met** (more than 5 %)"))
+        print()
     if peers:
         interf = {}
         for r in peers:
@@ -205,6 +229,10 @@ def main(d):
     f = os.path.join(d, "peers.md")
     if os.path.exists(f):
         print("## dnsperf side by side (summarize.py)\n")
+        print(open(f).read())
+    f = os.path.join(d, "steer.md")
+    if os.path.exists(f):
+        print("## Steering: static vs steered (summarize.py)\n")
         print(open(f).read())
     f = os.path.join(d, "load.md")
     if os.path.exists(f):

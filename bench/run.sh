@@ -8,6 +8,9 @@
 #   peers   run-peers.sh: dnsperf UDP sweep, TCP, CPU per query at a fixed rate, latency
 #           percentiles, RSS and ready time, for $PEERS and steerdns in one invocation
 #   load    LOADONLY run with a $BIG_HOSTS-host zone: ready time and RSS vs $LOAD_PEERS
+#   steer   10,000 failover record sets vs the same names as plain records, both steerdns, in
+#           one run-peers.sh invocation (UDP sweep + CPU per query at a fixed rate): the cost
+#           of steering on the query path (issue 4: within 5 % of the static zone)
 #   reload  dnsperf against steerdns for $RELOAD_SECONDS s while the zone file changes and a
 #           SIGHUP is sent every second; dnsperf must lose no query
 # Then bench/report.py writes $OUT/report.md (targets of issue 2 with ratios) next to the raw
@@ -29,7 +32,7 @@ case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 RESULTS=${RESULTS:-$REPO/bench/results}
 OUT=${OUT:-$RESULTS/$(date +%Y%m%d-%H%M%S)}
 RUNROOT=${RUNROOT:-/tmp/steerdns-bench}
-STEPS=${STEPS:-"micro peers load reload"}
+STEPS=${STEPS:-"micro peers load steer reload"}
 PEERS=${PEERS:-"knot nsd gdnsd"}
 LOAD_PEERS=${LOAD_PEERS:-"knot"}
 BIG_HOSTS=${BIG_HOSTS:-1000000}
@@ -108,6 +111,19 @@ step_load() {
   $PY "$PEERS_DIR/summarize.py" "$OUT/load" > "$OUT/load.md"
 }
 
+step_steer() {
+  local S=$RESULTS/data-steer port2=$((PORT + 1))
+  $PY "$REPO/bench/steer/gen_steer.py" --out "$S" --bench-zone "$DATA/zone/bench.test.zone" \
+    >> "$OUT/run.log" || die "gen_steer.py failed"
+  log "steer: static vs steered (10,000 failover sets) steerdns, run-peers.sh"
+  OUT="$OUT/steer" ZONEDIR="$DATA/zone" QUERIES="$S/queries.txt" RUNROOT="$RUNROOT/steer" \
+    TCP=${STEER_TCP:-0} "$PEERS_DIR/run-peers.sh" \
+    "custom:static:$PORT:$STEERDNS serve --config $S/static.yaml --listen 127.0.0.1:{PORT} --threads {THREADS}" \
+    "custom:steered:$port2:$STEERDNS serve --config $S/steered.yaml --listen 127.0.0.1:{PORT} --threads {THREADS}" \
+    2>> "$OUT/run.log"
+  $PY "$PEERS_DIR/summarize.py" "$OUT/steer" > "$OUT/steer.md"
+}
+
 # Reload under load: steerdns pinned to core 0, dnsperf to core 1 (as run-peers.sh pins), the
 # zone file rewritten with serial+1 (atomic rename) and SIGHUP sent every second.
 step_reload() {
@@ -170,7 +186,7 @@ step_reload() {
 }
 
 for s in $STEPS; do
-  declare -F "step_$s" >/dev/null || die "unknown step '$s' (micro peers load reload)"
+  declare -F "step_$s" >/dev/null || die "unknown step '$s' (micro peers load steer reload)"
   "step_$s"
 done
 $PY "$REPO/bench/report.py" "$OUT" > "$OUT/report.md"

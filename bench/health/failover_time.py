@@ -3,7 +3,8 @@
 
 Each trial starts a fresh loopback HTTP backend (a child process of this script, on a port the
 kernel picks) and a fresh `steerdns serve` with one http check on it: interval 1 s, timeout
-1 s, failure threshold 3, success threshold 2, recheck at its default (200 ms). Once the check
+1 s, failure threshold 3, success threshold 2, recheck and confirm_probes at their defaults
+(200 ms; 2, i.e. each recheck is a pair of probes counted as one observation). Once the check
 is healthy, the script waits a random 1-2 s (so the kill lands at a random phase of the probe
 interval), SIGKILLs the backend (connection refused from then on), and waits for the check to
 be unhealthy. Then, after another random 0-1 s, it starts the backend again on the same port

@@ -4,18 +4,21 @@
 Starts a loopback HTTP backend whose every response is a 503 with probability --fail-rate
 (drawn from random.Random(--seed) in arrival order, so a run is reproducible) and a 200
 "healthy" otherwise, and a `steerdns serve` with one http check on it (interval 1 s, timeout
-1 s, default thresholds: failure 3, success 2, recheck 200 ms). After the check is healthy it
+1 s, default thresholds: failure 3, success 2, recheck 200 ms, confirm_probes 2: each recheck
+is a pair of probes counted as one observation). After the check is healthy it
 runs for --seconds (600) and then reports:
   - transitions counted by the daemon after the check first became healthy (the report's
     `transitions` counter, and the transition lines in the daemon log), expected 0;
   - every status other than healthy seen while polling `steerdns health --json` once a second;
-  - the backend's probe count, 503 count and longest run of consecutive 503s (a run of 3 or
-    more rightly brings the check down: with p = 0.1 a run starts at ~0.09 % of probes, so
-    over ~660-680 probes there is one with probability ~0.45);
+  - the backend's probe count, 503 count and longest run of consecutive 503s, and how the
+    requests group into observations (pairs arrive within 50 ms; probes are >= 200 ms apart).
+    With confirm_probes 1, a run of 3 rightly brings the check down (probability ~0.45 per
+    10 minutes at p = 0.1); with pairs a false down needs 1 + 2 + 2 failures (~1e-5 per probe);
   - the transitions the thresholds call for when replayed on the backend's outcome sequence,
     which the daemon's count must equal.
 
-Usage: soak_random.py [--seconds 600] [--seed 1] [--fail-rate 0.1] [--steerdns PATH]
+Usage: soak_random.py [--seconds 600] [--seed 1] [--fail-rate 0.1] [--confirm-probes N]
+                      [--steerdns PATH]
 Exit status 0 when no transition happened, 1 otherwise, 2 on setup errors.
 """
 import argparse
@@ -47,7 +50,7 @@ health_checks:
     url: http://127.0.0.1:{port}/ok
     interval: 1s
     timeout: 1s
-"""
+{extra}"""
 
 
 class Backend:
@@ -92,7 +95,9 @@ class Backend:
 
     def stats(self, since=0.0, fail_streak0=0):
         with self.lock:
-            seq = [ok for t, ok in self.outcomes if t >= since]
+            timed = [(t, ok) for t, ok in self.outcomes if t >= since]
+        seq = [ok for _, ok in timed]
+        groups = group_pairs(timed)
         longest = run = 0
         streaks = {}
         for ok in seq + [True]:
@@ -105,14 +110,32 @@ class Backend:
                 longest = max(longest, run)
         return {"probes": len(seq), "failed": seq.count(False), "longest_fail_streak": longest,
                 "fail_streaks": dict(sorted(streaks.items())),
-                "replayed_transitions": replay(seq, fail_streak0)}
+                "observations": len(groups),
+                "pairs": sum(1 for g in groups if len(g) == 2),
+                "split_pairs": sum(1 for g in groups if len(g) == 2 and g[0] != g[1]),
+                "replayed_transitions": replay(groups, fail_streak0)}
 
 
-def replay(seq, fails, failure_threshold=3, success_threshold=2):
-    """Transitions the thresholds call for on this outcome sequence, from healthy with `fails`
-    consecutive failures already counted: what a correct engine must report."""
+def group_pairs(timed, gap=0.05):
+    """Groups requests into observations: a confirmation pair's two probes start together,
+    while distinct probes are at least a recheck (200 ms) apart."""
+    groups, last_t = [], None
+    for t, ok in timed:
+        if last_t is not None and t - last_t < gap and len(groups[-1]) == 1:
+            groups[-1].append(ok)
+        else:
+            groups.append([ok])
+        last_t = t
+    return groups
+
+
+def replay(groups, fails, failure_threshold=3, success_threshold=2):
+    """Transitions the thresholds call for on this sequence of observations (single probes or
+    pairs), from healthy with `fails` consecutive failures already counted: what a correct
+    engine must report. A pair counts as the result agreeing with the status if either does."""
     healthy, oks, transitions = True, 0, 0
-    for ok in seq:
+    for g in groups:
+        ok = any(g) if healthy else all(g)
         if ok:
             oks, fails = oks + 1, 0
             if not healthy and oks >= success_threshold:
@@ -129,6 +152,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--fail-rate", type=float, default=0.1)
+    ap.add_argument("--confirm-probes", type=int, default=0,
+                    help="set confirm_probes (1 or 2); default: the engine's default (2)")
     ap.add_argument("--steerdns", default=os.environ.get("STEERDNS_BIN", DEFAULT_BIN))
     args = ap.parse_args()
 
@@ -137,7 +162,8 @@ def main():
     config = os.path.join(tmp, "steerdns.yaml")
     backend = Backend(args.seed, args.fail_rate)
     with open(config, "w") as f:
-        f.write(CONFIG.format(control=control, port=backend.port))
+        extra = f"    confirm_probes: {args.confirm_probes}\n" if args.confirm_probes else ""
+        f.write(CONFIG.format(control=control, port=backend.port, extra=extra))
     log_path = os.path.join(tmp, "steerdns.log")
     log = open(log_path, "wb")
     proc = subprocess.Popen([args.steerdns, "serve", "--config", config, "--threads", "1",
@@ -188,12 +214,14 @@ def main():
         transitions = last["transitions"] - base_transitions
         print(json.dumps({
             "seconds": round(elapsed, 1), "seed": args.seed, "fail_rate": args.fail_rate,
+            "confirm_probes": args.confirm_probes or "default",
             "backend": s, "daemon_probes_ok": last["probes_ok"],
             "daemon_probes_failed": last["probes_failed"],
             "transitions": transitions, "transition_log_lines": trans_lines,
             "polls": polls, "not_healthy_polls": not_healthy[:20],
             "final_status": last["status"]}, indent=1))
-        print(f"RESULT: {elapsed:.0f} s, {s['probes']} probes, {s['failed']} failed "
+        print(f"RESULT: {elapsed:.0f} s, {s['probes']} probes ({s['observations']} observations, "
+              f"{s['pairs']} pairs, {s['split_pairs']} split), {s['failed']} failed "
               f"({100.0 * s['failed'] / max(1, s['probes']):.1f} %), longest failure streak "
               f"{s['longest_fail_streak']}, transitions {transitions} "
               f"({len(trans_lines)} in the log), non-healthy polls {len(not_healthy)}")

@@ -44,6 +44,7 @@ constexpr KeyInfo kKeys[] = {
     {"recheck", kProbed},
     {"failure_threshold", kProbed},
     {"success_threshold", kProbed},
+    {"confirm_probes", kProbed},
     {"inverted", kAll},
     {"disabled", kAll},
     {"initial", kProbed | kExtBit},
@@ -62,6 +63,7 @@ constexpr KeyInfo kKeys[] = {
     {"expect_status", kWeb},
     {"search", kWeb},
     {"regex", kWeb},
+    {"max_body", kWeb},
     {"verify_tls", kHttpsBit},
     {"ca_file", kHttpsBit},
     {"send", kTcpBit},
@@ -124,8 +126,12 @@ class Parser {
     return Error{at(n) + ": " + who + ": " + field + ": " + why};
   }
 
-  Result<CheckSpec> check(const YAML::Node& n);
+  // `key_id`: the mapping key in the `health_checks: {ID: {...}}` form.
+  Result<CheckSpec> check(const YAML::Node& n, const YAML::Node* key_id = nullptr);
   Result<std::string> str(const std::string& key, const YAML::Node& v) const;
+  // Bytes: a whole number with an optional unit (B, KiB/KB/K, MiB/MB/M, GiB/GB/G; all 1024-based).
+  Result<int64_t> byte_size(const std::string& key, const YAML::Node& v, int64_t lo,
+                            int64_t hi) const;
   Result<int64_t> integer(const std::string& key, const YAML::Node& v, int64_t lo,
                           int64_t hi) const;
   Result<bool> boolean(const std::string& key, const YAML::Node& v) const;
@@ -146,6 +152,17 @@ Result<std::string> Parser::str(const std::string& key, const YAML::Node& v) con
   return v.Scalar();
 }
 
+// Splits "4 MiB" into 4 and "MiB" (spaces dropped); false unless it starts with a number.
+bool split_number(const std::string& s, int64_t& x, std::string& rest) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+  if (ec != std::errc() || p == s.data()) {
+    return false;
+  }
+  rest.assign(p, static_cast<size_t>(s.data() + s.size() - p));
+  rest.erase(0, rest.find_first_not_of(' '));
+  return true;
+}
+
 Result<int64_t> Parser::integer(const std::string& key, const YAML::Node& v, int64_t lo,
                                 int64_t hi) const {
   auto s = str(key, v);
@@ -153,14 +170,44 @@ Result<int64_t> Parser::integer(const std::string& key, const YAML::Node& v, int
     return Error{s.error()};
   }
   int64_t x = 0;
-  auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), x);
-  if (s->empty() || ec != std::errc() || p != s->data() + s->size()) {
+  std::string rest;
+  if (!split_number(*s, x, rest) || !rest.empty() || s->back() == ' ') {
     return err(v, key, "must be a whole number, not '" + *s + "'");
   }
   if (x < lo || x > hi) {
     return err(v, key, *s + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
   }
   return x;
+}
+
+Result<int64_t> Parser::byte_size(const std::string& key, const YAML::Node& v, int64_t lo,
+                                  int64_t hi) const {
+  auto s = str(key, v);
+  if (!s) {
+    return Error{s.error()};
+  }
+  int64_t x = 0;
+  std::string unit;
+  bool number = split_number(*s, x, unit);
+  int64_t mult = 0;
+  if (unit.empty() || unit == "B") {
+    mult = 1;
+  } else if (unit == "K" || unit == "KB" || unit == "KiB" || unit == "k" || unit == "kB") {
+    mult = int64_t{1} << 10;
+  } else if (unit == "M" || unit == "MB" || unit == "MiB") {
+    mult = int64_t{1} << 20;
+  } else if (unit == "G" || unit == "GB" || unit == "GiB") {
+    mult = int64_t{1} << 30;
+  }
+  if (!number || x < 0 || mult == 0) {
+    return err(v, key, "must be a size in bytes such as 65536, 64KiB or 4MiB, not '" + *s + "'");
+  }
+  if (x > hi / mult || x * mult < lo) {
+    return err(
+        v, key,
+        *s + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi) + " bytes");
+  }
+  return x * mult;
 }
 
 Result<bool> Parser::boolean(const std::string& key, const YAML::Node& v) const {
@@ -329,9 +376,13 @@ steerdns::Status Parser::expect_status(const YAML::Node& v, CheckSpec& s) const 
   return OkStatus();
 }
 
-Result<CheckSpec> Parser::check(const YAML::Node& n) {
+Result<CheckSpec> Parser::check(const YAML::Node& n, const YAML::Node* key_id) {
   id_.clear();
   if (!n.IsMap()) {
+    if (key_id != nullptr) {
+      return Error{at(n) + ": health check '" + key_id->Scalar() +
+                   "': must be a mapping with 'type', not " + yaml_kind(n)};
+    }
     return Error{at(n) + ": health check: must be a mapping with 'id' and 'type', not " +
                  yaml_kind(n)};
   }
@@ -358,6 +409,13 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
     if (key == "type") {
       type_node.emplace(it->second);
     }
+  }
+  if (key_id != nullptr) {
+    if (id_node) {
+      return Error{at(*id_node) + ": health check '" + key_id->Scalar() +
+                   "': id: is already given by the mapping key"};
+    }
+    id_node.emplace(*key_id);
   }
   if (!id_node) {
     return Error{at(n) + ": health check: id: is missing"};
@@ -490,6 +548,14 @@ Result<CheckSpec> Parser::check(const YAML::Node& n) {
       st = set_int(s.failure_threshold, 1, 100);
     } else if (key == "success_threshold") {
       st = set_int(s.success_threshold, 1, 100);
+    } else if (key == "confirm_probes") {
+      st = set_int(s.confirm_probes, 1, 2);
+    } else if (key == "max_body") {
+      auto r = byte_size(key, v, 1, static_cast<int64_t>(health::kMaxMaxBody));
+      if (!r) {
+        return Error{r.error()};
+      }
+      s.http.max_body = static_cast<size_t>(*r);
     } else if (key == "inverted") {
       st = set_bool(s.inverted);
     } else if (key == "disabled") {
@@ -631,16 +697,35 @@ Result<std::vector<CheckSpec>> Parser::parse(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) {
     return out;
   }
-  if (!node.IsSequence()) {
-    return Error{at(node) + ": health_checks: must be a list of checks ('- id: ...'), not " +
-                 yaml_kind(node)};
-  }
-  for (const auto& item : node) {
-    auto c = check(item);
-    if (!c) {
-      return Error{c.error()};
+  // Two forms: a list (`- id: primary-app`) or a mapping keyed by id (`primary-app: {...}`),
+  // as in the flagship config; both keep the file's order.
+  if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!it->first.IsScalar()) {
+        return Error{at(it->first) + ": health_checks: keys must be check ids"};
+      }
+      for (const auto& prev : out) {
+        if (prev.id == it->first.Scalar()) {
+          return Error{at(it->first) + ": health_checks: '" + prev.id + "' given twice"};
+        }
+      }
+      auto c = check(it->second, &it->first);
+      if (!c) {
+        return Error{c.error()};
+      }
+      out.push_back(std::move(c.value()));
     }
-    out.push_back(std::move(c.value()));
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) {
+      auto c = check(item);
+      if (!c) {
+        return Error{c.error()};
+      }
+      out.push_back(std::move(c.value()));
+    }
+  } else {
+    return Error{at(node) + ": health_checks: must be a list of checks ('- id: ...') or a " +
+                 "mapping of id to check, not " + yaml_kind(node)};
   }
   auto st = health::validate_all(out);
   if (!st) {

@@ -21,10 +21,13 @@
 #include <system_error>
 #include <utility>
 
+#include "config/dr_yaml.h"
 #include "config/health_yaml.h"
 #include "config/suggest.h"
 #include "core/version.h"
 #include "dns/rrtype.h"
+#include "policy/model.h"
+#include "policy/table.h"
 #include "zone/loader.h"
 
 namespace steerdns::config {
@@ -70,15 +73,29 @@ struct Later {
   std::string_view arrives_with;
 };
 constexpr Later kLaterSections[] = {
-    {"latency_map", "traffic steering"},
-    {"actions", "failover orchestration"},
     {"alerts", "alerting"},
     {"slo", "observability"},
 };
+// Record keys that only steered records (with 'members') take.
 constexpr std::string_view kSteeringRecordKeys[] = {
-    "members", "failover_ttl", "failback", "failback_ramp", "on_all_down", "health_check"};
-constexpr std::string_view kLaterPolicies[] = {"failover",     "weighted", "latency",    "geo",
-                                               "geoproximity", "subnet",   "multivalue", "alias"};
+    "on_all_down", "static_values", "failover_ttl",      "failback", "failback_ramp", "stabilize",
+    "min_state",   "flap",          "failover_ttl_hold", "sticky",   "max_values"};
+constexpr std::pair<std::string_view, policy::Policy> kPolicies[] = {
+    {"simple", policy::Policy::kSimple},
+    {"failover", policy::Policy::kFailover},
+    {"weighted", policy::Policy::kWeighted},
+    {"latency", policy::Policy::kLatency},
+    {"geo", policy::Policy::kGeo},
+    {"subnet", policy::Policy::kSubnet},
+    {"multivalue", policy::Policy::kMultivalue}};
+
+// A zone being loaded: built already (zone file) or still open for steered rrsets, which are
+// added once every record set is known (aliases may point across zones).
+struct PendingZone {
+  dns::Name origin;
+  std::unique_ptr<zone::ZoneBuilder> builder;
+  std::shared_ptr<const zone::Zone> built;
+};
 
 class Loader {
  public:
@@ -130,11 +147,26 @@ class Loader {
     return ec ? (dir_ / p).string() : abs.lexically_normal().string();
   }
   Status chaos(const Entry& e, Chaos& chaos);
-  Status zones(const Entry& e, LoadedConfig& out, RuntimeConfig& rc);
-  Result<std::shared_ptr<const zone::Zone>> zone(const YAML::Node& n, const dns::Name& origin,
-                                                 const Fields& f, std::vector<std::string>* warn);
+  Status zones(const Entry& e, LoadedConfig& out);
+  Result<PendingZone> zone(const YAML::Node& n, const dns::Name& origin, const Fields& f,
+                           std::vector<std::string>* warn);
   Status record(const YAML::Node& n, const dns::Name& origin, uint32_t zone_ttl,
                 zone::TextRecordParser& parser, zone::ZoneBuilder& builder);
+  // A record with 'members': appended to spec_ (its rrset is added to the zone in finish()).
+  Status steered_record(const YAML::Node& n, const Fields& f, const dns::Name& origin,
+                        uint32_t zone_ttl, zone::TextRecordParser& parser);
+  Result<policy::Member> member(const YAML::Node& n, const policy::RecordSet& rs,
+                                const dns::Name& origin, zone::TextRecordParser& parser);
+  // Values of `type` as wire rdata, each parsed as a master-file line like plain records.
+  Result<std::vector<std::vector<uint8_t>>> rdata_values(const Entry& e, const dns::Name& owner,
+                                                         uint16_t type, uint32_t ttl,
+                                                         zone::TextRecordParser& parser,
+                                                         const std::string& context);
+  Status latency_map(const Entry& e);
+  Status geoip(const Entry& e);
+  // Resolves alias targets, validates the steering spec, adds the steered rrsets, builds the
+  // zones and compiles the initial table (every check healthy).
+  Status finish(LoadedConfig& out, RuntimeConfig& rc);
   // Adds one master-file line (OWNER TTL IN TYPE RDATA) read from YAML node `n`.
   Status add_text(const YAML::Node& n, const std::string& text, zone::TextRecordParser& parser,
                   zone::ZoneBuilder& builder, const std::string& context);
@@ -142,6 +174,10 @@ class Loader {
 
   std::string file_;
   std::filesystem::path dir_;
+  std::vector<PendingZone> pending_;
+  policy::SteeringSpec spec_;
+  std::vector<size_t> steer_zone_;  // pending_ index of each spec_.record_sets entry
+  std::vector<uint32_t> steer_line_;
 };
 
 Result<Fields> Loader::fields(const YAML::Node& n, const std::string& what,
@@ -266,9 +302,9 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   if (root.IsNull() || !root.IsDefined()) {
     return Error{file_ + ":1: the config is empty (expected a mapping with 'server' and 'zones')"};
   }
-  auto top =
-      fields(root, "the config",
-             {"server", "zones", "health_checks", "latency_map", "actions", "alerts", "slo"});
+  auto top = fields(
+      root, "the config",
+      {"server", "zones", "health_checks", "latency_map", "geoip", "actions", "alerts", "slo"});
   if (!top) {
     return Error{top.error()};
   }
@@ -294,11 +330,29 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   if (const Entry* e = top->find("health_checks")) {
     CONFIG_TRY(health_checks(*e, out));
   }
+  if (const Entry* e = top->find("actions")) {
+    auto actions = parse_actions(e->value, file_);  // errors carry "file:line: actions: ..."
+    if (!actions) {
+      return Error{actions.error()};
+    }
+    out.actions = std::move(*actions);
+  }
+  if (const Entry* e = top->find("latency_map")) {
+    CONFIG_TRY(latency_map(*e));
+  }
+  if (const Entry* e = top->find("geoip")) {
+    CONFIG_TRY(geoip(*e));
+  }
   if (const Entry* e = top->find("zones")) {
-    CONFIG_TRY(zones(*e, out, *rc));
+    CONFIG_TRY(zones(*e, out));
   } else {
     out.warnings.push_back(file_ + ": no 'zones': every query will be refused");
   }
+  if (const Entry* e = top->find("actions")) {
+    // `sets:` filters name steered record sets, known once the zones are read.
+    CONFIG_TRY(check_action_sets(e->value, file_, spec_));
+  }
+  CONFIG_TRY(finish(out, *rc));
   out.runtime = std::move(rc);
   return out;
 }
@@ -397,9 +451,9 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
       if (!v) {
         return Error{v.error()};
       }
-      auto st = check_listen_address(*v);
+      auto st = *v == "off" ? OkStatus() : check_listen_address(*v);
       if (!st) {
-        return err(e, "api_listen: " + st.error());
+        return err(e, "api_listen: " + st.error() + " (or 'off')");
       }
       s.api_listen = *v;
     } else if (e.key == "store") {
@@ -481,12 +535,11 @@ Status Loader::chaos(const Entry& ce, Chaos& chaos) {
   return OkStatus();
 }
 
-Status Loader::zones(const Entry& ze, LoadedConfig& out, RuntimeConfig& rc) {
+Status Loader::zones(const Entry& ze, LoadedConfig& out) {
   if (!ze.value.IsSequence()) {
     return err(ze, "'zones' must be a list of zones (each '- name: ...'), not " +
                        std::string(yaml_kind(ze.value)));
   }
-  std::vector<std::shared_ptr<const zone::Zone>> loaded;
   std::vector<std::pair<dns::Name, uint32_t>> seen;  // origin, line
   for (const auto& zn : ze.value) {
     auto f = fields(zn, "zone", {"name", "file", "ttl", "soa", "ns", "records"});
@@ -519,22 +572,21 @@ Status Loader::zones(const Entry& ze, LoadedConfig& out, RuntimeConfig& rc) {
       }
     }
     seen.emplace_back(*origin, line_of(name->value));
+    pending_.push_back(PendingZone{*origin, nullptr, nullptr});
     auto z = zone(zn, *origin, *f, &out.warnings);
     if (!z) {
       return Error{z.error()};
     }
-    loaded.push_back(std::move(*z));
+    pending_.back() = std::move(*z);
   }
-  if (loaded.empty()) {
+  if (pending_.empty()) {
     out.warnings.push_back(at(ze.value) + ": no zones: every query will be refused");
   }
-  rc.set_zones(std::move(loaded));
   return OkStatus();
 }
 
-Result<std::shared_ptr<const zone::Zone>> Loader::zone(const YAML::Node& zn,
-                                                       const dns::Name& origin, const Fields& f,
-                                                       std::vector<std::string>* warn) {
+Result<PendingZone> Loader::zone(const YAML::Node& zn, const dns::Name& origin, const Fields& f,
+                                 std::vector<std::string>* warn) {
   const std::string zname = "zone " + origin.to_text();
   uint32_t ttl = 3600;
   if (const Entry* e = f.find("ttl")) {
@@ -571,7 +623,11 @@ Result<std::shared_ptr<const zone::Zone>> Loader::zone(const YAML::Node& zn,
     }
     zone::LoadOptions opts;
     opts.default_ttl = ttl;
-    return zone::load_zone_file(origin, path.string(), warn, opts);
+    auto z = zone::load_zone_file(origin, path.string(), warn, opts);
+    if (!z) {
+      return Error{z.error()};
+    }
+    return PendingZone{origin, nullptr, std::move(*z)};
   }
 
   const Entry* soa = f.find("soa");
@@ -583,7 +639,8 @@ Result<std::shared_ptr<const zone::Zone>> Loader::zone(const YAML::Node& zn,
     return err(zn, zname + ": inline zones need 'ns' (the apex name servers)");
   }
 
-  zone::ZoneBuilder builder(origin);
+  auto owned = std::make_unique<zone::ZoneBuilder>(origin);
+  zone::ZoneBuilder& builder = *owned;
   zone::TextRecordParser parser(origin, ttl);
   const std::string apex = origin.to_text();
 
@@ -663,11 +720,8 @@ Result<std::shared_ptr<const zone::Zone>> Loader::zone(const YAML::Node& zn,
       CONFIG_TRY(record(rn, origin, ttl, parser, builder));
     }
   }
-  auto z = builder.build(warn);
-  if (!z) {
-    return Error{z.error()};
-  }
-  return std::move(*z);
+  // Built in finish(), once the steered rrsets are known.
+  return PendingZone{origin, std::move(owned), nullptr};
 }
 
 Result<std::string> Loader::name_text(const Entry& e, const dns::Name& origin) const {
@@ -718,6 +772,14 @@ std::string txt_presentation(const std::string& v) {
   return out;
 }
 
+// A YAML value as master-file rdata text.
+std::string value_presentation(uint16_t type, const std::string& v) {
+  if (type == dns::rrtype::TXT || type == 99 /* SPF */) {
+    return txt_presentation(v);
+  }
+  return v;
+}
+
 std::vector<std::string_view> type_names() {
   std::vector<std::string_view> names;
   static const std::vector<std::string> all = [] {
@@ -739,34 +801,37 @@ std::vector<std::string_view> type_names() {
 Status Loader::record(const YAML::Node& rn, const dns::Name& origin, uint32_t zone_ttl,
                       zone::TextRecordParser& parser, zone::ZoneBuilder& builder) {
   auto f = fields(rn, "record",
-                  {"name", "type", "ttl", "values", "policy", "members", "failover_ttl", "failback",
-                   "failback_ramp", "on_all_down", "health_check"});
+                  {"name", "type", "ttl", "values", "policy", "members", "on_all_down",
+                   "static_values", "failover_ttl", "failback", "failback_ramp", "stabilize",
+                   "min_state", "flap", "failover_ttl_hold", "sticky", "max_values"});
   if (!f) {
     return Error{f.error()};
   }
-  // Steering first: a flagship record should get "not supported yet", not a missing-key error.
   if (const Entry* p = f->find("policy")) {
     auto v = str(*p);
     if (!v) {
       return Error{v.error()};
     }
-    if (*v != "simple") {
-      for (auto l : kLaterPolicies) {
-        if (*v == l) {
-          return err(*p, "routing policy '" + *v +
-                             "' is not supported yet (arrives with traffic steering)");
-        }
-      }
-      std::vector<std::string_view> cands(std::begin(kLaterPolicies), std::end(kLaterPolicies));
-      cands.push_back("simple");
+    bool known = false;
+    std::vector<std::string_view> cands;
+    for (const auto& [name, pol] : kPolicies) {
+      known = known || *v == name;
+      cands.push_back(name);
+    }
+    if (!known) {
       return err(*p, "unknown routing policy '" + *v + "'" + did_you_mean(*v, cands));
     }
+    if (*v != "simple" && f->find("members") == nullptr) {
+      return err(rn, "record with 'policy: " + *v + "' without 'members'");
+    }
+  }
+  if (f->find("members") != nullptr) {
+    return steered_record(rn, *f, origin, zone_ttl, parser);
   }
   for (auto k : kSteeringRecordKeys) {
     if (const Entry* e = f->find(k)) {
-      return err(e->key_node, "'" + e->key +
-                                  "' belongs to routing policies, which are not supported yet "
-                                  "(arrives with traffic steering)");
+      return err(e->key_node,
+                 "'" + e->key + "' belongs to steered records (with 'policy' and 'members')");
     }
   }
   for (const char* req : {"name", "type", "values"}) {
@@ -808,10 +873,7 @@ Status Loader::record(const YAML::Node& rn, const dns::Name& origin, uint32_t zo
   }
   const std::string prefix = *owner + " " + std::to_string(ttl) + " IN " + tname + " ";
   for (const auto& [v, node] : *values) {
-    std::string rdata = v;
-    if (*type == dns::rrtype::TXT || *type == 99 /* SPF */) {
-      rdata = txt_presentation(v);
-    }
+    std::string rdata = value_presentation(*type, v);
     CONFIG_TRY(
         add_text(node, prefix + rdata, parser, builder, *owner + " " + tname + " '" + v + "'"));
   }
@@ -840,6 +902,566 @@ Status Loader::add_text(const YAML::Node& n, const std::string& text,
   if (builder.record_count() > before + 1) {
     return err(n, context + ": more than one record");
   }
+  return OkStatus();
+}
+
+Result<std::vector<std::vector<uint8_t>>> Loader::rdata_values(const Entry& e,
+                                                               const dns::Name& owner,
+                                                               uint16_t type, uint32_t ttl,
+                                                               zone::TextRecordParser& parser,
+                                                               const std::string& context) {
+  auto values = str_list(e);
+  if (!values) {
+    return Error{values.error()};
+  }
+  if (values->empty()) {
+    return err(e, "'" + e.key + "' is empty");
+  }
+  // The same master-file path as plain records, into a scratch builder.
+  zone::ZoneBuilder scratch(owner);
+  const std::string prefix =
+      owner.to_text() + " " + std::to_string(ttl) + " IN " + dns::type_to_text(type) + " ";
+  for (const auto& [v, node] : *values) {
+    CONFIG_TRY(add_text(node, prefix + value_presentation(type, v), parser, scratch,
+                        context + " '" + v + "'"));
+  }
+  auto out = scratch.rdata_of(owner, type);
+  if (type == dns::rrtype::CNAME && out.size() > 1) {
+    return err(e, context + ": a CNAME has one value, not " + std::to_string(out.size()));
+  }
+  return out;
+}
+
+Result<policy::Member> Loader::member(const YAML::Node& mn, const policy::RecordSet& rs,
+                                      const dns::Name& origin, zone::TextRecordParser& parser) {
+  using policy::Policy;
+  auto f = fields(mn, "member",
+                  {"set_id", "role", "tier", "weight", "region", "locations", "subnets", "default",
+                   "values", "alias", "health_check"});
+  if (!f) {
+    return Error{f.error()};
+  }
+  policy::Member m;
+  m.where = at(mn);
+  const std::string ctx = rs.key() + " member";
+  // Keys that belong to one policy: elsewhere they would be silently ignored.
+  const std::pair<const char*, Policy> kOwnKeys[] = {
+      {"role", Policy::kFailover},  {"tier", Policy::kFailover}, {"weight", Policy::kWeighted},
+      {"region", Policy::kLatency}, {"locations", Policy::kGeo}, {"subnets", Policy::kSubnet},
+      {"default", Policy::kSubnet}};
+  for (const auto& [key, pol] : kOwnKeys) {
+    if (const Entry* e = f->find(key); e != nullptr && rs.policy != pol) {
+      return err(e->key_node, ctx + ": '" + e->key + "' is for " + policy::policy_name(pol) +
+                                  " records, not " + policy::policy_name(rs.policy));
+    }
+  }
+  if (f->find("role") != nullptr && f->find("tier") != nullptr) {
+    return err(f->find("tier")->key_node, ctx + ": give 'role' or 'tier', not both");
+  }
+  if (f->find("values") != nullptr && f->find("alias") != nullptr) {
+    return err(f->find("alias")->key_node, ctx + ": give 'values' or 'alias', not both");
+  }
+  if (f->find("values") == nullptr && f->find("alias") == nullptr) {
+    return err(mn, ctx + " without 'values' or 'alias'");
+  }
+  for (const auto& e : f->entries()) {
+    if (e.key == "set_id" || e.key == "region" || e.key == "health_check") {
+      auto v = str(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      if (v->empty()) {
+        return err(e, ctx + ": '" + e.key + "' is empty");
+      }
+      (e.key == "set_id" ? m.set_id : e.key == "region" ? m.region : m.health_check) = *v;
+    } else if (e.key == "role") {
+      auto v = str(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      if (*v == "primary") {
+        m.tier = 1;
+      } else if (*v == "secondary") {
+        m.tier = 2;
+      } else {
+        return err(e, ctx + ": role '" + *v + "' is not primary or secondary (or use tier: N)");
+      }
+    } else if (e.key == "tier") {
+      auto v = integer(e, 1, 16);
+      if (!v) {
+        return Error{v.error()};
+      }
+      m.tier = static_cast<int>(*v);
+    } else if (e.key == "weight") {
+      // The range (0..255) is policy::validate's, which names the member.
+      auto v = integer(e, -1000000, 1000000);
+      if (!v) {
+        return Error{v.error()};
+      }
+      m.weight = static_cast<int>(*v);
+      if (m.weight < 0 || m.weight > 255) {
+        return err(e, ctx + " " + m.set_id + ": weight " + std::to_string(m.weight) +
+                          " out of range 0..255");
+      }
+    } else if (e.key == "locations") {
+      auto l = str_list(e);
+      if (!l) {
+        return Error{l.error()};
+      }
+      for (const auto& [v, node] : *l) {
+        m.locations.push_back(v);
+      }
+    } else if (e.key == "subnets") {
+      auto l = str_list(e);
+      if (!l) {
+        return Error{l.error()};
+      }
+      for (const auto& [v, node] : *l) {
+        auto c = dns::Cidr::parse(v);
+        if (!c) {
+          return err(node, ctx + ": subnets: " + c.error());
+        }
+        m.subnets.push_back(*c);
+      }
+    } else if (e.key == "default") {
+      auto b = boolean(e);
+      if (!b) {
+        return Error{b.error()};
+      }
+      m.subnet_default = *b;
+    } else if (e.key == "values") {
+      auto rd = rdata_values(e, rs.name, rs.type, rs.ttl, parser, ctx);
+      if (!rd) {
+        return Error{rd.error()};
+      }
+      m.rdata = std::move(*rd);
+    } else if (e.key == "alias") {
+      auto af = fields(e.value, "alias", {"name", "type", "evaluate_target_health"});
+      if (!af) {
+        return Error{af.error()};
+      }
+      const Entry* an = af->find("name");
+      if (an == nullptr) {
+        return err(e, ctx + ": alias without 'name'");
+      }
+      auto sv = str(*an);
+      if (!sv) {
+        return Error{sv.error()};
+      }
+      auto target = dns::Name::from_text(*sv, &origin);
+      if (!target || sv->empty()) {
+        return err(*an, ctx + ": alias: bad name '" + *sv + "'" +
+                            (target ? std::string() : ": " + target.error()));
+      }
+      policy::AliasTarget a;
+      a.name = *target;
+      a.type = rs.type;
+      if (const Entry* at = af->find("type")) {
+        auto tv = str(*at);
+        if (!tv) {
+          return Error{tv.error()};
+        }
+        auto t = dns::type_from_text(*tv);
+        if (!t || dns::is_meta_type(*t)) {
+          return err(*at, ctx + ": alias: unknown record type '" + *tv + "'");
+        }
+        a.type = *t;
+      }
+      if (const Entry* ev = af->find("evaluate_target_health")) {
+        auto b = boolean(*ev);
+        if (!b) {
+          return Error{b.error()};
+        }
+        a.evaluate_target_health = *b;
+      }
+      m.alias = a;
+    }
+  }
+  return m;
+}
+
+Status Loader::steered_record(const YAML::Node& rn, const Fields& f, const dns::Name& origin,
+                              uint32_t zone_ttl, zone::TextRecordParser& parser) {
+  using policy::Policy;
+  for (const char* req : {"name", "type"}) {
+    if (f.find(req) == nullptr) {
+      return err(rn, "record without '" + std::string(req) + "'");
+    }
+  }
+  if (const Entry* v = f.find("values")) {
+    return err(v->key_node, "give 'values' or 'members', not both (values go in a member)");
+  }
+  policy::RecordSet rs;
+  rs.where = at(rn);
+  auto owner = name_text(*f.find("name"), origin);
+  if (!owner) {
+    return Error{owner.error()};
+  }
+  rs.name = *dns::Name::from_text(*owner);
+  const Entry& te = *f.find("type");
+  auto tt = str(te);
+  if (!tt) {
+    return Error{tt.error()};
+  }
+  auto type = dns::type_from_text(*tt);
+  if (!type || dns::is_meta_type(*type)) {
+    return err(te, "unknown record type '" + *tt + "'" + did_you_mean(*tt, type_names()));
+  }
+  rs.type = *type;
+  if (rs.type == dns::rrtype::SOA || rs.type == dns::rrtype::NS || rs.type == dns::rrtype::DNAME) {
+    return err(te, *owner + ": " + dns::type_to_text(rs.type) +
+                       " records cannot be steered (they define the zone's structure)");
+  }
+  rs.ttl = zone_ttl;
+  if (const Entry* e = f.find("ttl")) {
+    auto v = seconds(*e);
+    if (!v) {
+      return Error{v.error()};
+    }
+    rs.ttl = *v;
+  }
+  if (const Entry* p = f.find("policy")) {
+    for (const auto& [name, pol] : kPolicies) {
+      if (p->value.Scalar() == name) {
+        rs.policy = pol;
+      }
+    }
+  }
+  const std::string ctx = rs.key();
+  auto only_for = [&](const Entry& e, Policy pol) -> Status {
+    if (rs.policy != pol) {
+      return err(e.key_node, ctx + ": '" + e.key + "' is for " + policy::policy_name(pol) +
+                                 " records, not " + policy::policy_name(rs.policy));
+    }
+    return OkStatus();
+  };
+  for (const auto& e : f.entries()) {
+    if (e.key == "on_all_down") {
+      auto v = str(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      const std::pair<const char*, policy::AllDown> kModes[] = {
+          {"fail_open", policy::AllDown::kFailOpen},
+          {"static", policy::AllDown::kStatic},
+          {"nodata", policy::AllDown::kNodata},
+          {"servfail", policy::AllDown::kServfail}};
+      bool found = false;
+      for (const auto& [name, mode] : kModes) {
+        if (*v == name) {
+          rs.on_all_down = mode;
+          found = true;
+        }
+      }
+      if (!found) {
+        return err(e, ctx + ": on_all_down '" + *v +
+                          "' is not fail_open, static, nodata or servfail" +
+                          did_you_mean(*v, {"fail_open", "static", "nodata", "servfail"}));
+      }
+    } else if (e.key == "static_values") {
+      auto rd = rdata_values(e, rs.name, rs.type, rs.ttl, parser, ctx + " static_values");
+      if (!rd) {
+        return Error{rd.error()};
+      }
+      rs.static_values = std::move(*rd);
+    } else if (e.key == "failover_ttl") {
+      CONFIG_TRY(only_for(e, Policy::kFailover));
+      auto v = seconds(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      rs.failover_ttl = *v;
+    } else if (e.key == "failback") {
+      CONFIG_TRY(only_for(e, Policy::kFailover));
+      auto v = str(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      if (*v == "auto") {
+        rs.failback = policy::FailbackMode::kAuto;
+      } else if (*v == "manual") {
+        rs.failback = policy::FailbackMode::kManual;
+      } else if (*v == "gradual") {
+        rs.failback = policy::FailbackMode::kGradual;
+      } else {
+        return err(e, ctx + ": failback '" + *v + "' is not auto, manual or gradual" +
+                          did_you_mean(*v, {"auto", "manual", "gradual"}));
+      }
+    } else if (e.key == "failback_ramp" || e.key == "stabilize" || e.key == "min_state" ||
+               e.key == "failover_ttl_hold") {
+      CONFIG_TRY(only_for(e, Policy::kFailover));
+      auto v = duration_ms(e, 0, 30LL * 86400000);
+      if (!v) {
+        return Error{v.error()};
+      }
+      (e.key == "failback_ramp" ? rs.ramp_ms
+       : e.key == "stabilize"   ? rs.stabilize_ms
+       : e.key == "min_state"   ? rs.min_state_ms
+                                : rs.failover_ttl_hold_ms) = *v;
+    } else if (e.key == "flap") {
+      CONFIG_TRY(only_for(e, Policy::kFailover));
+      auto ff = fields(e.value, "flap", {"transitions", "window"});
+      if (!ff) {
+        return Error{ff.error()};
+      }
+      if (const Entry* t = ff->find("transitions")) {
+        auto v = integer(*t, 2, 1000);
+        if (!v) {
+          return Error{v.error()};
+        }
+        rs.flap_transitions = static_cast<int>(*v);
+      }
+      if (const Entry* w = ff->find("window")) {
+        auto v = duration_ms(*w, 1000, 30LL * 86400000);
+        if (!v) {
+          return Error{v.error()};
+        }
+        rs.flap_window_ms = *v;
+      }
+    } else if (e.key == "sticky") {
+      CONFIG_TRY(only_for(e, Policy::kWeighted));
+      if (e.value.IsScalar()) {
+        auto b = boolean(e);
+        if (!b) {
+          return err(e, ctx + ": 'sticky' must be true, false or {v4_prefix, v6_prefix}");
+        }
+        rs.sticky = *b;
+      } else {
+        auto sf = fields(e.value, "sticky", {"v4_prefix", "v6_prefix"});
+        if (!sf) {
+          return Error{sf.error()};
+        }
+        rs.sticky = true;
+        if (const Entry* v4 = sf->find("v4_prefix")) {
+          auto v = integer(*v4, 0, 32);
+          if (!v) {
+            return Error{v.error()};
+          }
+          rs.sticky_v4_prefix = static_cast<uint8_t>(*v);
+        }
+        if (const Entry* v6 = sf->find("v6_prefix")) {
+          auto v = integer(*v6, 0, 128);
+          if (!v) {
+            return Error{v.error()};
+          }
+          rs.sticky_v6_prefix = static_cast<uint8_t>(*v);
+        }
+      }
+    } else if (e.key == "max_values") {
+      CONFIG_TRY(only_for(e, Policy::kMultivalue));
+      auto v = integer(e, 1, 8);
+      if (!v) {
+        return Error{v.error()};
+      }
+      rs.max_values = static_cast<int>(*v);
+    }
+  }
+  const Entry& me = *f.find("members");
+  if (!me.value.IsSequence()) {
+    return err(me, ctx + ": 'members' must be a list (each '- set_id: ...'), not " +
+                       std::string(yaml_kind(me.value)));
+  }
+  for (const auto& mn : me.value) {
+    auto m = member(mn, rs, origin, parser);
+    if (!m) {
+      return Error{m.error()};
+    }
+    rs.members.push_back(std::move(*m));
+  }
+  if (rs.members.empty()) {
+    return err(me, ctx + ": 'members' is empty");
+  }
+  steer_zone_.push_back(pending_.size() - 1);
+  steer_line_.push_back(line_of(rn));
+  spec_.record_sets.push_back(std::move(rs));
+  return OkStatus();
+}
+
+Status Loader::latency_map(const Entry& le) {
+  if (!le.value.IsSequence()) {
+    return err(le, "'latency_map' must be a list of {cidr, rtt_ms: {region: ms}}, not " +
+                       std::string(yaml_kind(le.value)));
+  }
+  for (const auto& n : le.value) {
+    auto f = fields(n, "latency_map entry", {"cidr", "rtt_ms"});
+    if (!f) {
+      return Error{f.error()};
+    }
+    const Entry* c = f->find("cidr");
+    const Entry* r = f->find("rtt_ms");
+    if (c == nullptr || r == nullptr) {
+      return err(n, "latency_map entry needs 'cidr' and 'rtt_ms'");
+    }
+    policy::LatencyEntry entry;
+    entry.where = at(n);
+    auto text = str(*c);
+    if (!text) {
+      return Error{text.error()};
+    }
+    auto cidr = dns::Cidr::parse(*text);
+    if (!cidr) {
+      return err(*c, "latency_map: " + cidr.error());
+    }
+    entry.cidr = *cidr;
+    for (const auto& prev : spec_.latency_map) {
+      if (prev.cidr.family == cidr->family && prev.cidr.prefix == cidr->prefix &&
+          std::memcmp(prev.cidr.addr, cidr->addr, 16) == 0) {
+        return err(
+            *c, "latency_map: " + cidr->to_text() + " given twice (first at " + prev.where + ")");
+      }
+    }
+    if (!r->value.IsMap() || r->value.size() == 0) {
+      return err(*r, "latency_map " + cidr->to_text() +
+                         ": 'rtt_ms' must be a mapping {region: milliseconds}");
+    }
+    for (const auto& kv : r->value) {
+      if (!kv.first.IsScalar() || kv.first.Scalar().empty()) {
+        return err(kv.first, "latency_map " + cidr->to_text() + ": region names must be words");
+      }
+      auto ms = integer(Entry{kv.first.Scalar(), kv.first, kv.second}, 0, 600000);
+      if (!ms) {
+        return Error{ms.error()};
+      }
+      entry.rtt_ms.emplace_back(kv.first.Scalar(), static_cast<uint32_t>(*ms));
+    }
+    spec_.latency_map.push_back(std::move(entry));
+  }
+  return OkStatus();
+}
+
+Status Loader::geoip(const Entry& ge) {
+  auto f = fields(ge.value, "geoip", {"database"});
+  if (!f) {
+    return Error{f.error()};
+  }
+  const Entry* d = f->find("database");
+  if (d == nullptr) {
+    return err(ge, "geoip needs 'database' (a MaxMind .mmdb file)");
+  }
+  auto v = str(*d);
+  if (!v) {
+    return Error{v.error()};
+  }
+  std::string path = resolve(*v);
+  if (std::ifstream probe(path, std::ios::binary); !probe) {
+    return err(*d, "geoip: cannot read " + path + ": " + std::generic_category().message(errno));
+  }
+  spec_.geoip_db = path;
+  return OkStatus();
+}
+
+// The fail-open answer: what a steered rrset serves without a table (as if all were healthy).
+std::vector<std::vector<uint8_t>> fail_open_values(const policy::RecordSet& rs) {
+  int min_tier = 0;
+  bool any_weight = false;
+  for (const auto& m : rs.members) {
+    if (m.tier > 0 && (min_tier == 0 || m.tier < min_tier)) {
+      min_tier = m.tier;
+    }
+    any_weight = any_weight || m.weight > 0;
+  }
+  std::vector<std::vector<uint8_t>> out;
+  for (const auto& m : rs.members) {
+    if (rs.policy == policy::Policy::kFailover && m.tier != min_tier) {
+      continue;
+    }
+    if (rs.policy == policy::Policy::kWeighted && any_weight && m.weight == 0) {
+      continue;
+    }
+    for (const auto& rd : m.rdata) {
+      if (std::find(out.begin(), out.end(), rd) == out.end()) {
+        out.push_back(rd);
+      }
+    }
+  }
+  if (rs.type == dns::rrtype::CNAME && out.size() > 1) {
+    out.resize(1);
+  }
+  if (rs.policy == policy::Policy::kMultivalue && out.size() > static_cast<size_t>(rs.max_values)) {
+    out.resize(static_cast<size_t>(rs.max_values));
+  }
+  return out;
+}
+
+Status Loader::finish(LoadedConfig& out, RuntimeConfig& rc) {
+  auto& sets = spec_.record_sets;
+  // Alias targets: a static rrset in one of our zones is copied into the member (the alias
+  // stays for explain); a steered set is left for the table.
+  for (auto& rs : sets) {
+    for (auto& m : rs.members) {
+      if (!m.alias || !m.rdata.empty()) {
+        continue;
+      }
+      bool steered = false;
+      for (const auto& t : sets) {
+        steered = steered || (t.type == m.alias->type && t.name == m.alias->name);
+      }
+      if (steered) {
+        continue;
+      }
+      const PendingZone* best = nullptr;
+      for (const auto& pz : pending_) {
+        if (m.alias->name.is_subdomain_of(pz.origin) &&
+            (best == nullptr || pz.origin.size() > best->origin.size())) {
+          best = &pz;
+        }
+      }
+      std::string target = m.alias->name.to_text() + " " + dns::type_to_text(m.alias->type);
+      if (best == nullptr) {
+        return Error{m.where + ": " + rs.key() + " " + m.set_id + ": alias target " + target +
+                     " is not in a zone served here"};
+      }
+      if (best->builder) {
+        m.rdata = best->builder->rdata_of(m.alias->name, m.alias->type);
+      } else if (const zone::Node* n = best->built->find(m.alias->name)) {
+        if (const zone::RRset* t = best->built->rrset(*n, m.alias->type)) {
+          best->built->for_each_rdata(
+              *t, [&](const uint8_t* rd, uint16_t len) { m.rdata.emplace_back(rd, rd + len); });
+        }
+      }
+      if (m.rdata.empty()) {
+        return Error{m.where + ": " + rs.key() + " " + m.set_id + ": alias target " + target +
+                     " does not exist"};
+      }
+    }
+  }
+  std::vector<std::string> known;
+  for (const auto& c : out.health_checks) {
+    known.push_back(c.id);
+  }
+  CONFIG_TRY(policy::validate(spec_, known));
+  for (size_t i = 0; i < sets.size(); ++i) {
+    PendingZone& pz = pending_[steer_zone_[i]];
+    CONFIG_TRY(pz.builder->add_steered(sets[i].name, sets[i].type, sets[i].ttl,
+                                       static_cast<uint32_t>(i), fail_open_values(sets[i]), file_,
+                                       steer_line_[i]));
+  }
+  std::vector<std::shared_ptr<const zone::Zone>> zones;
+  for (auto& pz : pending_) {
+    if (pz.builder) {
+      auto z = pz.builder->build(&out.warnings);
+      if (!z) {
+        return Error{z.error()};
+      }
+      pz.built = std::move(*z);
+      pz.builder.reset();
+    }
+    zones.push_back(pz.built);
+  }
+  rc.set_zones(std::move(zones));
+  auto spec = std::make_shared<const policy::SteeringSpec>(std::move(spec_));
+  rc.steering_spec = spec;
+  if (!spec->record_sets.empty()) {
+    policy::CompileInputs in;
+    in.spec = spec.get();
+    auto table = policy::compile(in);
+    if (!table) {
+      return Error{file_ + ": steering: " + table.error()};
+    }
+    rc.steering = std::move(*table);
+  }
+  out.steering_spec = rc.steering_spec;
+  out.steering = rc.steering;
   return OkStatus();
 }
 

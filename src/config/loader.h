@@ -10,6 +10,7 @@
 
 #include "config/runtime.h"
 #include "core/result.h"
+#include "dr/actions_spec.h"
 #include "health/spec.h"
 
 namespace steerdns::config {
@@ -39,6 +40,12 @@ struct LoadedConfig {
   std::shared_ptr<const RuntimeConfig> runtime;
   // `health_checks:`, validated as a whole (health::validate_all); empty without the section.
   std::vector<health::CheckSpec> health_checks;
+  // Steered record sets (validated with the checks above) and the table compiled with every
+  // check healthy; the same pointers as in `runtime`. Never null after a successful load.
+  std::shared_ptr<const policy::SteeringSpec> steering_spec;
+  std::shared_ptr<const policy::Table> steering;
+  // `actions:` (webhooks and commands run on orchestrator events); empty without the section.
+  dr::ActionsSpec actions;
   std::vector<std::string> warnings;
 };
 

@@ -11,21 +11,14 @@
 #include <vector>
 
 #include "core/result.h"
+#include "dns/cidr.h"
+#include "policy/model.h"
+#include "policy/table.h"
 #include "zone/zone.h"
 
 namespace steerdns::config {
 
-// An address prefix, e.g. 127.0.0.0/8 or ::1/128.
-struct Cidr {
-  int family = AF_INET;
-  uint8_t addr[16] = {};
-  uint8_t prefix = 0;
-
-  static Result<Cidr> parse(std::string_view text);
-  bool contains(const sockaddr* sa) const;
-  bool contains(int fam, const uint8_t* a) const;
-  std::string to_text() const;
-};
+using dns::Cidr;
 
 struct Chaos {
   bool enabled = true;
@@ -50,6 +43,12 @@ class RuntimeConfig {
   uint16_t max_udp_payload = 1232;  // DNS Flag Day 2020 default
   std::vector<Cidr> xfr_allow;      // who may AXFR/IXFR; empty = nobody
   std::string source;               // where this config came from, for logs
+  // Traffic steering: the record sets (zone::RRset::steer indexes record_sets) and the table
+  // the query path selects from. The steering service publishes a copy of this config with a
+  // table recompiled on every health or steering change; copies share zones and spec.
+  // Null table: steered rrsets answer their fail-open fallback.
+  std::shared_ptr<const policy::SteeringSpec> steering_spec;
+  std::shared_ptr<const policy::Table> steering;
 
  private:
   std::vector<std::shared_ptr<const zone::Zone>> zones_;  // sorted by origin length, longest first

@@ -32,6 +32,8 @@ Result<LoadedConfig> load_zone_args(const std::vector<ZoneArg>& zones) {
   rc->set_zones(std::move(loaded));
   rc->source = "command line";
   rc->chaos = Chaos::defaults();
+  rc->steering_spec = std::make_shared<const policy::SteeringSpec>();
+  out.steering_spec = rc->steering_spec;
   out.runtime = std::move(rc);
   return out;
 }

@@ -76,6 +76,8 @@ json health_report_json(const health::EngineReport& r, const std::string& state_
           {"ok", o.ok},
           {"counted_ok", o.counted_ok},
           {"reason", o.reason},
+          {"probes", o.probes},  // 2: a confirmation pair decided it
+          {"split", o.split},    // the pair disagreed; the result agreeing with the status won
           {"http_status", int_or_null(o.http_status, 0)},
           {"timings",
            {{"dns_ms", ms_or_null(o.timings.dns_ms)},

@@ -14,6 +14,7 @@ HealthService::~HealthService() { stop(); }
 
 steerdns::Status HealthService::configure(const config::ServerSettings& settings,
                                           std::vector<health::CheckSpec> specs) {
+  std::lock_guard lk(mu_);
   if (engine_) {
     if (settings.checker_id != checker_id_ || settings.health_state_file != state_file_) {
       spdlog::warn(
@@ -44,6 +45,9 @@ steerdns::Status HealthService::configure(const config::ServerSettings& settings
   opts.checker_id = checker_id_;
   opts.state_file = state_file_;
   engine_ = std::make_unique<health::Engine>(*io_, RealClock::instance(), *prober_, opts);
+  for (const auto& cb : listeners_) {
+    engine_->on_transition(cb);
+  }
   engine_->on_transition([](const health::Transition& t) {
     auto level = t.to == health::Status::kUnhealthy ? spdlog::level::warn : spdlog::level::info;
     spdlog::log(level, "health: check '{}' {} -> {}: {} (source {})", t.check,
@@ -77,6 +81,7 @@ steerdns::Status HealthService::configure(const config::ServerSettings& settings
 }
 
 nlohmann::json HealthService::report_json() const {
+  std::lock_guard lk(mu_);
   if (!engine_) {
     health::EngineReport empty;
     empty.checker_id = checker_id_;
@@ -87,6 +92,7 @@ nlohmann::json HealthService::report_json() const {
 
 steerdns::Status HealthService::set_external(const std::string& id, health::Status status,
                                              const std::string& reason) {
+  std::lock_guard lk(mu_);
   if (!engine_) {
     return Error{"health check '" + id + "': no such check (no health checks configured)"};
   }
@@ -99,6 +105,7 @@ steerdns::Status HealthService::set_external(const std::string& id, health::Stat
 }
 
 void HealthService::stop() {
+  std::lock_guard lk(mu_);
   if (!engine_) {
     return;
   }

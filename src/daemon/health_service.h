@@ -4,11 +4,14 @@
 // The engine is created on the first configuration that has checks (a daemon without checks
 // runs no thread and writes no state file) and reconfigured in place on reload.
 //
-// Threading: every call comes from the daemon's main (control/signal) thread. The engine's own
-// callbacks (transition logs) run on the health thread.
+// Threading: configure() and stop() come from the daemon's main (control/signal) thread;
+// report_json() and set_external() from any thread (the control socket, the HTTP API). The
+// engine's own callbacks (transition logs) run on the health thread.
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -42,11 +45,24 @@ class HealthService {
   steerdns::Status set_external(const std::string& id, health::Status status,
                                 const std::string& reason);
   size_t check_count() const { return checks_; }
+  // Also told of every transition (on the health thread, after the view showing it is
+  // published). Register before the first configure(); must not block.
+  void on_transition(std::function<void(const health::Transition&)> cb) {
+    listeners_.push_back(std::move(cb));
+  }
+  // The engine's published view; null before the first configuration with checks. Valid until
+  // stop().
+  const Snapshot<health::HealthView>* view() const {
+    std::lock_guard lk(mu_);
+    return engine_ ? &engine_->view() : nullptr;
+  }
 
   // Stops probing, joins the health thread and writes the state file. Idempotent.
   void stop();
 
  private:
+  // Guards engine_ (created by the first configure, reset by stop) against the readers.
+  mutable std::mutex mu_;
   std::unique_ptr<boost::asio::io_context> io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::unique_ptr<health::Prober> prober_;
@@ -55,6 +71,7 @@ class HealthService {
   std::string checker_id_;
   std::string state_file_;
   size_t checks_ = 0;
+  std::vector<std::function<void(const health::Transition&)>> listeners_;
 };
 
 }  // namespace steerdns::daemon

@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "config/check.h"
 #include "core/version.h"
 #include "daemon/control.h"
+#include "daemon/drill.h"
 #include "daemon/health_report.h"
 #include "daemon/serve.h"
+#include "daemon/steering_cli.h"
 
 namespace {
 
@@ -104,6 +107,12 @@ int run(int argc, char** argv) {
       "UNIX socket for `steerdns reload` and `steerdns health` (default: none with --zone, the "
       "config's server.control_socket with --config)");
   serve->add_option("--pid-file", so.pid_file, "Write the process id to this file");
+  auto* api_opt = serve->add_option(
+      "--api-listen", so.api_listen,
+      "HTTP API address, 127.0.0.1:8053 or [::1]:8053, or 'off' (default: the config's "
+      "server.api_listen, else 127.0.0.1:8053, skipped with a warning if that is taken). "
+      "Tokens: STEERDNS_API_TOKEN (read-write), STEERDNS_API_READ_TOKEN (read-only); "
+      "without them only a loopback address is allowed");
   serve
       ->add_option("--tcp-max-clients", so.tcp_max_clients,
                    "Concurrent TCP connections; more are accepted and closed (default 1024)")
@@ -144,7 +153,23 @@ int run(int argc, char** argv) {
                          "Why (kept as the check's reason; default 'set to <status>')");
   health_set->add_option("--control", ha.control, "The daemon's control socket (required)");
 
+  steerdns::daemon::DrillCommand drill = steerdns::daemon::add_drill_command(app);
+
+  std::string check_config;
+  CLI::App* check = app.add_subcommand(
+      "check",
+      "Validate a config as a reload would and print, for every steered name, the worst-case "
+      "time from an endpoint failing to clients moving; exits 1 on a bad config");
+  check->add_option("-c,--config", check_config, "YAML config file")->required();
+
+  // status, override, failback, events, explain, simulate (daemon/steering_cli.h)
+  auto run_steering = steerdns::daemon::add_steering_commands(app);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (int rc = run_steering(); rc >= 0) {
+    return rc;
+  }
 
   if (*serve) {
     if (so.zones.empty() && so.config_file.empty()) {
@@ -152,6 +177,7 @@ int run(int argc, char** argv) {
       return 2;
     }
     so.control_set = control_opt->count() > 0;
+    so.api_listen_set = api_opt->count() > 0;
     return steerdns::daemon::run_serve(so);
   }
   if (*reload) {
@@ -165,6 +191,18 @@ int run(int argc, char** argv) {
   }
   if (*health) {
     return run_health(ha, health_set->parsed());
+  }
+  if (*drill.cmd) {
+    return drill.run();
+  }
+  if (*check) {
+    auto r = steerdns::config::check_config_file(check_config);
+    if (!r) {
+      std::fprintf(stderr, "steerdns check: %s\n", r.error().c_str());
+      return 1;
+    }
+    std::fputs(r->c_str(), stdout);
+    return 0;
   }
   return 2;
 }

@@ -1,5 +1,6 @@
 #include "daemon/serve.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -14,11 +15,14 @@
 #include <sstream>
 #include <thread>
 
+#include "api/health_routes.h"
+#include "api/server.h"
 #include "config/loader.h"
 #include "core/snapshot.h"
 #include "core/version.h"
 #include "daemon/control.h"
 #include "daemon/health_service.h"
+#include "daemon/steering_service.h"
 #include "server/address.h"
 #include "server/tcp.h"
 #include "server/udp.h"
@@ -62,6 +66,8 @@ class Daemon {
   // One control-socket command line -> the reply line ("ok ..." / "error ...").
   std::string control_command(const std::string& line);
   void wait_signals();
+  // Starts the HTTP API (its own thread); false = a startup error (logged).
+  bool start_api();
 
   const ServeOptions& opts_;
   Snapshot<config::RuntimeConfig> snapshot_;
@@ -71,7 +77,51 @@ class Daemon {
   std::unique_ptr<local::acceptor> control_;
   std::string control_path_;
   HealthService health_;
+  // After health_ (it reads the engine's view) and snapshot_ (it publishes every config).
+  SteeringService steering_{snapshot_, RealClock::instance()};
+  std::unique_ptr<api::Server> api_;  // after health_: stopped before it
 };
+
+bool Daemon::start_api() {
+  // The default address is best effort (another daemon on this machine may hold it); an
+  // address given on the command line or in the config must work.
+  bool explicit_addr = opts_.api_listen_set || !settings_.api_listen.empty();
+  std::string addr = opts_.api_listen_set ? opts_.api_listen : settings_.api_listen;
+  if (addr.empty()) {
+    addr = "127.0.0.1:8053";
+  }
+  if (addr == "off") {
+    return true;
+  }
+  auto auth = api::Auth::from_env();
+  if (!auth) {
+    spdlog::error("API: {}", auth.error());
+    return false;
+  }
+  api::Router router;
+  api::add_health_routes(
+      router, api::HealthAccess{
+                  [this] { return health_.report_json(); },
+                  [this](const std::string& id, bool healthy, const std::string& reason) {
+                    return health_.set_external(
+                        id, healthy ? health::Status::kHealthy : health::Status::kUnhealthy,
+                        reason);
+                  }});
+  api::ServerOptions api_opts;
+  api_opts.listen = addr;
+  auto srv = std::make_unique<api::Server>(api_opts, std::move(*auth), std::move(router));
+  if (auto st = srv->start(); !st) {
+    if (explicit_addr) {
+      spdlog::error("{}", st.error());
+      return false;
+    }
+    spdlog::warn("{}; continuing without the API (--api-listen ADDR:PORT picks another)",
+                 st.error());
+    return true;
+  }
+  api_ = std::move(srv);
+  return true;
+}
 
 Result<config::LoadedConfig> Daemon::load() const {
   Result<config::LoadedConfig> loaded = Error{""};
@@ -91,6 +141,9 @@ Result<config::LoadedConfig> Daemon::load() const {
   if (!loaded) {
     return loaded;
   }
+  // The YAML tree of a big config (thousands of steered sets) is gone by now; hand its many
+  // small freed blocks back to the OS instead of keeping them as RSS for the daemon's life.
+  malloc_trim(0);
   if (!opts_.axfr_allow.empty()) {
     auto rc = std::make_shared<config::RuntimeConfig>(*loaded->runtime);
     for (const auto& text : opts_.axfr_allow) {
@@ -119,13 +172,22 @@ Result<std::string> Daemon::reload() {
       loaded->server.listen != settings_.listen) {
     spdlog::warn("reload: server.listen changed; listen addresses change only on restart");
   }
+  if (auto st = steering_.check(*loaded); !st) {
+    spdlog::error("reload failed, still serving the previous config: {}", st.error());
+    return Error{st.error()};
+  }
   // Checks first: it is the step that can still fail, and a reload changes all or nothing.
-  if (auto st = health_.configure(loaded->server, std::move(loaded->health_checks)); !st) {
+  // A copy: steering needs the check specs too (overrides propagate through calculated checks).
+  if (auto st = health_.configure(loaded->server, loaded->health_checks); !st) {
     spdlog::error("reload failed, still serving the previous config: {}", st.error());
     return Error{st.error()};
   }
   std::string what = describe_zones(*loaded->runtime);
-  snapshot_.publish(std::move(loaded->runtime));
+  // Publishes loaded->runtime with a steering table for the current health and state.
+  if (auto st = steering_.apply(*loaded, health_.view()); !st) {
+    spdlog::error("reload: {}", st.error());
+    return Error{st.error()};
+  }
   std::string msg =
       fmt::format("{}; {} health checks in {:.1f} ms", what, health_.check_count(), ms_since(t0));
   spdlog::info("reloaded: {}", msg);
@@ -214,7 +276,19 @@ std::string Daemon::control_command(const std::string& line) {
         id, state == "healthy" ? health::Status::kHealthy : health::Status::kUnhealthy, reason);
     return st ? ok + "health check '" + id + "' set " + state : error + st.error();
   }
-  return error + "unknown command '" + line + "' (known: reload, health, health-set)";
+  if (cmd == "steer") {
+    // steer {JSON request} (daemon/steering_service.h): status, overrides, explain, ...
+    std::string body;
+    std::getline(words >> std::ws, body);
+    auto req = nlohmann::json::parse(body, nullptr, false);
+    if (req.is_discarded()) {
+      return error + "steer: the request is not JSON";
+    }
+    auto r = steering_.command(req);
+    return r ? ok + r->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+             : error + r.error();
+  }
+  return error + "unknown command '" + line + "' (known: reload, health, health-set, steer)";
 }
 
 int Daemon::run() {
@@ -232,7 +306,14 @@ int Daemon::run() {
   std::string zones_text = describe_zones(*runtime);
   snapshot_.publish(std::move(runtime));
   // Before serving: every check (standbys too) starts probing now, not on a first query.
-  if (auto st = health_.configure(settings_, std::move(loaded->health_checks)); !st) {
+  health_.on_transition([this](const health::Transition&) { steering_.health_changed(); });
+  // A copy: steering needs the check specs too (overrides propagate through calculated checks).
+  if (auto st = health_.configure(settings_, loaded->health_checks); !st) {
+    spdlog::error("{}", st.error());
+    return 1;
+  }
+  // Restores the persisted steering state and publishes the first table before serving.
+  if (auto st = steering_.start(settings_, *loaded, health_.view()); !st) {
     spdlog::error("{}", st.error());
     return 1;
   }
@@ -280,6 +361,9 @@ int Daemon::run() {
       return 1;
     }
   }
+  if (!start_api()) {
+    return 1;
+  }
   if (!opts_.pid_file.empty()) {
     std::ofstream pf(opts_.pid_file, std::ios::trunc);
     pf << getpid() << "\n";
@@ -308,6 +392,10 @@ int Daemon::run() {
 
   udp.stop();
   tcp.stop();
+  if (api_) {
+    api_->stop();  // before the health engine it calls into
+  }
+  steering_.stop();  // before the health engine whose view it reads
   health_.stop();
   server::CounterTotals u = udp.totals();
   server::CounterTotals t = tcp.totals();

@@ -19,6 +19,10 @@ struct ServeOptions {
   int tcp_max_clients = 0;  // 0 = from the config / default
   int tcp_idle_timeout_ms = 0;
   int tcp_io_timeout_ms = 0;
+  // --api-listen ADDR:PORT | off. Unset: the config's server.api_listen, else the default
+  // 127.0.0.1:8053 (skipped with a warning when that cannot be bound).
+  bool api_listen_set = false;
+  std::string api_listen;
 };
 
 // Returns the process exit code.

@@ -31,9 +31,10 @@ bool is_probed(const CheckSpec& s) {
 bool same_settings(const CheckSpec& a, const CheckSpec& b) {
   return a.interval_ms == b.interval_ms && a.timeout_ms == b.timeout_ms &&
          a.recheck_ms == b.recheck_ms && a.failure_threshold == b.failure_threshold &&
-         a.success_threshold == b.success_threshold && a.initial == b.initial &&
-         a.initial_wait_ms == b.initial_wait_ms && a.max_state_age_ms == b.max_state_age_ms &&
-         a.aggregation == b.aggregation && a.calculated.children == b.calculated.children &&
+         a.success_threshold == b.success_threshold && a.confirm_probes == b.confirm_probes &&
+         a.initial == b.initial && a.initial_wait_ms == b.initial_wait_ms &&
+         a.max_state_age_ms == b.max_state_age_ms && a.aggregation == b.aggregation &&
+         a.calculated.children == b.calculated.children &&
          a.calculated.healthy_threshold == b.calculated.healthy_threshold &&
          a.external.stale_after_ms == b.external.stale_after_ms &&
          a.external.stale_state == b.external.stale_state;
@@ -107,27 +108,54 @@ void Engine::schedule_probe(Probe& p, Millis now) {
   push_timer(p.due, TimerType::kProbe, p.key, p.gen);
 }
 
+bool Engine::wants_pair(const Probe& p) const {
+  for (const auto& id : p.subscribers) {
+    auto it = checks_.find(id);
+    if (it == checks_.end() || it->second.spec.confirm_probes < 2) {
+      continue;
+    }
+    auto cs = it->second.checkers.find(opts_.checker_id);
+    if (cs != it->second.checkers.end() && cs->second.tracker.confirming()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void Engine::launch_or_wait(Probe& p, After& after) {
-  if (in_flight_ >= opts_.max_concurrent_probes) {
+  int n = wants_pair(p) ? 2 : 1;
+  // A pair waits for room for both, unless nothing is in flight (a cap of 1 must not starve it).
+  if (in_flight_ > 0 && in_flight_ + n > opts_.max_concurrent_probes) {
     p.waiting = true;
     waiting_.push_back(p.key);
     return;
   }
   p.in_flight = true;
-  ++in_flight_;
-  ++probes_started_;
-  after.launches.push_back(Launch{p.spec, p.key, p.gen});
+  p.outstanding = n;
+  p.results.assign(n, ProbeResult{});
+  in_flight_ += n;
+  probes_started_ += n;
+  for (int i = 0; i < n; ++i) {
+    after.launches.push_back(Launch{p.spec, p.key, p.gen, i});
+  }
 }
 
 void Engine::drain_waiting(After& after) {
   while (in_flight_ < opts_.max_concurrent_probes && !waiting_.empty()) {
-    std::string key = std::move(waiting_.front());
-    waiting_.pop_front();
-    auto it = probes_.find(key);
-    if (it != probes_.end() && it->second.waiting) {
-      it->second.waiting = false;
-      launch_or_wait(it->second, after);
+    auto it = probes_.find(waiting_.front());
+    if (it == probes_.end() || !it->second.waiting) {
+      waiting_.pop_front();
+      continue;
     }
+    it->second.waiting = false;
+    launch_or_wait(it->second, after);
+    if (it->second.waiting) {
+      // A pair still lacks room: it keeps its place at the front (launch_or_wait re-queued it
+      // at the back) and the queue waits.
+      waiting_.pop_back();
+      break;
+    }
+    waiting_.pop_front();
   }
 }
 
@@ -648,7 +676,7 @@ void Engine::on_transition(std::function<void(const Transition&)> cb) {
   callbacks_.push_back(std::move(cb));
 }
 
-void Engine::on_probe_done(const std::string& key, uint64_t gen, const ProbeResult& r) {
+void Engine::on_probe_done(const std::string& key, uint64_t gen, int index, const ProbeResult& r) {
   After after;
   {
     std::lock_guard lk(mu_);
@@ -656,14 +684,38 @@ void Engine::on_probe_done(const std::string& key, uint64_t gen, const ProbeResu
       --in_flight_;
     }
     auto it = probes_.find(key);
-    if (it != probes_.end() && it->second.gen == gen && it->second.in_flight) {
+    bool current = it != probes_.end() && it->second.gen == gen && it->second.in_flight &&
+                   index < static_cast<int>(it->second.results.size());
+    if (current) {
+      it->second.results[index] = r;
+    }
+    if (current && --it->second.outstanding <= 0) {
       Probe& p = it->second;
       p.in_flight = false;
       Millis now = clock_.now_ms();
       Millis wall = clock_.wall_ms();
       for (const auto& id : p.subscribers) {
-        apply_observation(checks_.at(id), opts_.checker_id, r, wall, now, after);
+        Check& c = checks_.at(id);
+        if (p.results.size() < 2) {
+          apply_observation(c, opts_.checker_id, p.results[0], wall, now, after);
+          continue;
+        }
+        // A pair is one observation: the result agreeing with the check's counted status if
+        // either does, else the first. A check that asked for single probes takes the first.
+        size_t pick = 0;
+        auto cs = c.checkers.find(opts_.checker_id);
+        if (c.spec.confirm_probes >= 2 && cs != c.checkers.end() &&
+            cs->second.tracker.status() != Status::kUnknown) {
+          bool want_ok = cs->second.tracker.status() == Status::kHealthy;
+          if ((p.results[0].ok != c.spec.inverted) != want_ok &&
+              (p.results[1].ok != c.spec.inverted) == want_ok) {
+            pick = 1;
+          }
+        }
+        apply_observation(c, opts_.checker_id, p.results[pick], wall, now, after,
+                          &p.results[1 - pick]);
       }
+      p.results.clear();
       schedule_probe(p, now);
     }
     end_locked(after);
@@ -681,7 +733,7 @@ bool Engine::remote_fresh(const Check& c, const std::string& checker, const Chec
 }
 
 void Engine::apply_observation(Check& c, const std::string& checker, const ProbeResult& r,
-                               Millis wall, Millis now, After& after) {
+                               Millis wall, Millis now, After& after, const ProbeResult* other) {
   // A checker seen for the first time starts from the check's current status, so one blip
   // from a newly joined vantage point is held to the threshold like any other.
   auto [it, added] = c.checkers.try_emplace(
@@ -695,8 +747,8 @@ void Engine::apply_observation(Check& c, const std::string& checker, const Probe
   }
   cs.last_wall_ms = wall;
   cs.last_reason = why;
-  c.recent.push_back(
-      Observation{checker, wall, r.ok, st.counted_ok, r.reason, r.timings, r.http_status});
+  c.recent.push_back(Observation{checker, wall, r.ok, st.counted_ok, r.reason, r.timings,
+                                 r.http_status, other ? 2 : 1, other && other->ok != r.ok});
   while (c.recent.size() > opts_.history) {
     c.recent.pop_front();
   }
@@ -705,6 +757,9 @@ void Engine::apply_observation(Check& c, const std::string& checker, const Probe
   c.last_observation_wall_ms = std::max(c.last_observation_wall_ms, wall);
   c.updated_wall_ms = c.last_observation_wall_ms;
   state_dirty_ = true;
+  if (other) {
+    ++(other->ok != c.spec.inverted ? c.probes_ok : c.probes_failed);
+  }
   if (st.counted_ok) {
     ++c.probes_ok;
   } else {
@@ -906,9 +961,10 @@ void Engine::finish(After& after) {
     for (const auto& l : launches) {
       std::string key = l.key;
       uint64_t gen = l.gen;
-      prober_.start(*l.spec, [this, w, key, gen](const ProbeResult& r) {
+      int index = l.index;
+      prober_.start(*l.spec, [this, w, key, gen, index](const ProbeResult& r) {
         if (w.lock()) {
-          on_probe_done(key, gen, r);
+          on_probe_done(key, gen, index, r);
         }
       });
     }

@@ -47,6 +47,8 @@ struct Observation {
   std::string reason;
   ProbeTimings timings;
   int http_status = 0;
+  int probes = 1;      // 2: a confirmation pair decided it (this is the chosen result)
+  bool split = false;  // the pair disagreed; the result agreeing with the status was chosen
 };
 
 struct CheckerReport {
@@ -67,7 +69,7 @@ struct CheckReport {
   Aggregation aggregation = Aggregation::kRoute53;
   CheckState state;  // status, source, since, counters, last failure reason, cert days
   uint64_t transitions = 0;
-  uint64_t probes_ok = 0;  // counted after inversion
+  uint64_t probes_ok = 0;  // counted after inversion; both probes of a confirmation pair count
   uint64_t probes_failed = 0;
   Millis last_observation_wall_ms = 0;
   Millis next_probe_in_ms = -1;     // -1: not probed
@@ -80,8 +82,8 @@ struct EngineReport {
   std::string state_warning;  // e.g. an unreadable state file at startup
   uint64_t view_version = 0;
   size_t probes_in_flight = 0;
-  size_t probes_waiting = 0;  // held back by the concurrency cap
-  uint64_t probes_started = 0;
+  size_t probes_waiting = 0;        // held back by the concurrency cap
+  uint64_t probes_started = 0;      // both probes of a confirmation pair count
   uint64_t observations = 0;        // results delivered to checks (>= probes: dedup fan-out)
   std::vector<CheckReport> checks;  // in configuration order
 };
@@ -180,6 +182,9 @@ class Engine {
     uint64_t gen = 0;
     bool in_flight = false;
     bool waiting = false;
+    // Fast confirmation with confirm_probes 2: a recheck launches a pair and waits for both.
+    int outstanding = 0;               // results still to come for the launch in flight
+    std::vector<ProbeResult> results;  // by launch index
   };
   enum class TimerType : uint8_t { kProbe, kInitialWait, kStale, kFilePoll, kSave, kPublish };
   struct TimerEntry {
@@ -194,6 +199,7 @@ class Engine {
     std::shared_ptr<const CheckSpec> spec;
     std::string key;
     uint64_t gen;
+    int index;  // 0, or 1 for the second probe of a pair
   };
   // What a locked section leaves to do once the mutex is released.
   struct After {
@@ -208,8 +214,11 @@ class Engine {
   void drain_waiting(After& after);
   Millis aligned_due(const std::string& key, Millis interval, Millis now) const;
 
+  // `other`: the second result of a confirmation pair (counted in the probe counters only).
   void apply_observation(Check& c, const std::string& checker, const ProbeResult& r, Millis wall_ms,
-                         Millis now, After& after);
+                         Millis now, After& after, const ProbeResult* other = nullptr);
+  // True if some subscriber of p is confirming a pending change and wants probe pairs.
+  bool wants_pair(const Probe& p) const;
   // Recomputes c's status from its inputs; emits a transition and updates parents.
   void recompute(Check& c, const std::string& reason, After& after);
   Status calculated_status(const Check& c) const;
@@ -223,7 +232,7 @@ class Engine {
   std::map<std::string, PersistedCheck> persist_map_locked() const;
   void finish(After& after);
   void deliver_events();  // in order, one deliverer at a time
-  void on_probe_done(const std::string& key, uint64_t gen, const ProbeResult& r);
+  void on_probe_done(const std::string& key, uint64_t gen, int index, const ProbeResult& r);
   void kick();   // re-arms the timer if the earliest due time moved earlier
   void rearm();  // io thread only
   std::string identity(const CheckSpec& s) const;

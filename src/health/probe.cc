@@ -35,6 +35,38 @@ void post_failure(boost::asio::io_context& io, DoneFn done, std::string reason) 
   });
 }
 
+ProbeBase::ProbeBase(boost::asio::io_context& io, const CheckSpec& spec, DoneFn done)
+    : io_(io),
+      timer_(io),
+      timeout_ms_(spec.timeout_ms),
+      t0_(std::chrono::steady_clock::now()),
+      done_(std::move(done)) {}
+
+void ProbeBase::fail_early(std::string reason) {
+  finished_ = true;
+  post_failure(io_, std::move(done_), std::move(reason));
+}
+
+void ProbeBase::arm_deadline(std::shared_ptr<void> keep, std::function<void()> expired) {
+  timer_.expires_after(std::chrono::milliseconds(timeout_ms_));
+  timer_.async_wait([this, keep = std::move(keep),
+                     expired = std::move(expired)](const boost::system::error_code& ec) {
+    if (!ec && !finished_) {
+      expired();
+    }
+  });
+}
+
+void ProbeBase::deliver(bool ok, std::string reason) {
+  finished_ = true;
+  timer_.cancel();
+  result_.ok = ok;
+  result_.reason = std::move(reason);
+  result_.timings.total_ms = ms_since(t0_);
+  DoneFn done = std::move(done_);
+  done(std::move(result_));
+}
+
 }  // namespace detail
 
 namespace {

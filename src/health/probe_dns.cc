@@ -80,38 +80,25 @@ bool parse_server(const std::string& s, asio::ip::address& addr, uint16_t& port)
   return !ec && port != 0;
 }
 
-class DnsProbe : public std::enable_shared_from_this<DnsProbe> {
+class DnsProbe : public ProbeBase, public std::enable_shared_from_this<DnsProbe> {
  public:
   DnsProbe(asio::io_context& io, const CheckSpec& spec, DoneFn done)
-      : io_(io),
-        usock_(io),
-        tsock_(io),
-        timer_(io),
-        spec_(spec.dns),
-        timeout_ms_(spec.timeout_ms),
-        done_(std::move(done)),
-        t0_(std::chrono::steady_clock::now()) {}
+      : ProbeBase(io, spec, std::move(done)), usock_(io), tsock_(io), spec_(spec.dns) {}
 
   void run() {
     asio::ip::address addr;
     uint16_t port = 0;
     if (!parse_server(spec_.server, addr, port)) {
-      post_failure(io_, std::move(done_), "bad server address \"" + spec_.server + "\"");
+      fail_early("bad server address \"" + spec_.server + "\"");
       return;
     }
     server_ = udp::endpoint(addr, port);
     std::string error = build_query();
     if (!error.empty()) {
-      post_failure(io_, std::move(done_), std::move(error));
+      fail_early(std::move(error));
       return;
     }
-    auto self = shared_from_this();
-    timer_.expires_after(std::chrono::milliseconds(timeout_ms_));
-    timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (!ec) {
-        self->finish(false, timeout_reason(self->timeout_ms_));
-      }
-    });
+    arm_deadline(shared_from_this(), [this] { finish(false, timeout_reason(timeout_ms_)); });
     if (spec_.tcp) {
       query_tcp();
     } else {
@@ -356,27 +343,16 @@ class DnsProbe : public std::enable_shared_from_this<DnsProbe> {
     if (finished_) {
       return;
     }
-    finished_ = true;
     boost::system::error_code ec;
-    timer_.cancel();
     usock_.close(ec);
     tsock_.close(ec);
-    result_.ok = ok;
-    result_.reason = std::move(reason);
-    result_.timings.total_ms = ms_since(t0_);
-    result_.timings.first_byte_ms = result_.timings.total_ms;
-    DoneFn done = std::move(done_);
-    done(std::move(result_));
+    result_.timings.first_byte_ms = ms_since(t0_);  // the reply is the first (and last) byte
+    deliver(ok, std::move(reason));
   }
 
-  asio::io_context& io_;
   udp::socket usock_;
   tcp::socket tsock_;
-  asio::steady_timer timer_;
   DnsSpec spec_;
-  Millis timeout_ms_;
-  DoneFn done_;
-  std::chrono::steady_clock::time_point t0_;
   udp::endpoint server_;
   dns::Name qname_;
   uint16_t qtype_ = 0;
@@ -385,8 +361,6 @@ class DnsProbe : public std::enable_shared_from_this<DnsProbe> {
   std::vector<uint8_t> tcp_query_;
   std::array<uint8_t, 2> len_buf_{};
   std::vector<uint8_t> reply_;
-  ProbeResult result_;
-  bool finished_ = false;
 };
 
 }  // namespace

@@ -11,7 +11,6 @@
 
 #include <array>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -30,18 +29,14 @@ namespace asio = boost::asio;
 
 int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
-class ExecProbe : public std::enable_shared_from_this<ExecProbe> {
+class ExecProbe : public ProbeBase, public std::enable_shared_from_this<ExecProbe> {
  public:
   ExecProbe(asio::io_context& io, const CheckSpec& spec, DoneFn done)
-      : io_(io),
+      : ProbeBase(io, spec, std::move(done)),
         out_(io),
         pidfd_(io),
-        timer_(io),
         argv_(spec.exec.argv),
-        max_output_(spec.exec.max_output),
-        timeout_ms_(spec.timeout_ms),
-        done_(std::move(done)),
-        t0_(std::chrono::steady_clock::now()) {}
+        max_output_(spec.exec.max_output) {}
 
   ~ExecProbe() {
     // Only when the io_context is torn down with the probe pending: never leave a child behind.
@@ -53,20 +48,19 @@ class ExecProbe : public std::enable_shared_from_this<ExecProbe> {
 
   void run() {
     if (argv_.empty() || argv_[0].empty()) {
-      post_failure(io_, std::move(done_), "exec: empty argv");
+      fail_early("exec: empty argv");
       return;
     }
     std::string error = spawn();
     if (!error.empty()) {
-      post_failure(io_, std::move(done_), std::move(error));
+      fail_early(std::move(error));
       return;
     }
     auto self = shared_from_this();
-    timer_.expires_after(std::chrono::milliseconds(timeout_ms_));
-    timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (!ec && !self->reaped_) {
-        self->timed_out_ = true;
-        ::kill(-self->pid_, SIGKILL);  // the reap on the pidfd then finishes the probe
+    arm_deadline(self, [this] {
+      if (!reaped_) {
+        timed_out_ = true;
+        ::kill(-pid_, SIGKILL);  // the reap on the pidfd then finishes the probe
       }
     });
     read_output();
@@ -154,6 +148,7 @@ class ExecProbe : public std::enable_shared_from_this<ExecProbe> {
     }
     int st = 0;
     pid_t r = ::waitpid(pid_, &st, ec ? 0 : WNOHANG);
+    int wait_errno = errno;
     if (r == 0) {
       // Spurious wake-up: not exited yet.
       auto self = shared_from_this();
@@ -177,50 +172,29 @@ class ExecProbe : public std::enable_shared_from_this<ExecProbe> {
       }
     }
     std::string line = printable_excerpt(output_, 200);
-    ProbeResult res;
+    boost::system::error_code cec;
+    out_.close(cec);
+    pidfd_.close(cec);
     if (timed_out_) {
-      res.ok = false;
-      res.reason = timeout_reason(timeout_ms_);
+      deliver(false, timeout_reason(timeout_ms_));
     } else if (r < 0) {
-      res.ok = false;
-      res.reason = std::string("exec: waitpid: ") + std::system_category().message(errno);
+      deliver(false, std::string("exec: waitpid: ") + std::system_category().message(wait_errno));
     } else if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-      res.ok = true;
-      res.reason = line.empty() ? "exit 0" : line;
+      deliver(true, line.empty() ? "exit 0" : line);
     } else if (WIFEXITED(st)) {
-      res.ok = false;
-      res.reason = "exit " + std::to_string(WEXITSTATUS(st)) + (line.empty() ? "" : ": " + line);
+      deliver(false, "exit " + std::to_string(WEXITSTATUS(st)) + (line.empty() ? "" : ": " + line));
     } else {
-      res.ok = false;
-      res.reason = "killed by signal " + std::to_string(WTERMSIG(st));
+      deliver(false, "killed by signal " + std::to_string(WTERMSIG(st)));
     }
-    finish(std::move(res));
   }
 
-  void finish(ProbeResult res) {
-    finished_ = true;
-    boost::system::error_code ec;
-    timer_.cancel();
-    out_.close(ec);
-    pidfd_.close(ec);
-    res.timings.total_ms = ms_since(t0_);
-    DoneFn done = std::move(done_);
-    done(std::move(res));
-  }
-
-  asio::io_context& io_;
   asio::posix::stream_descriptor out_;
   asio::posix::stream_descriptor pidfd_;
-  asio::steady_timer timer_;
   std::vector<std::string> argv_;
   size_t max_output_;
-  Millis timeout_ms_;
-  DoneFn done_;
-  std::chrono::steady_clock::time_point t0_;
   pid_t pid_ = -1;
   bool reaped_ = false;
   bool timed_out_ = false;
-  bool finished_ = false;
   std::array<char, 4096> buf_{};
   std::string output_;
 };

@@ -43,8 +43,10 @@ struct Transfer {
   std::vector<StatusRange> expect;
   std::string search;
   std::shared_ptr<const std::regex> regex;
-  std::string body;
-  bool body_capped = false;  // we stopped reading on purpose: a normal end
+  std::string body;  // the first kHttpBodyLimit bytes, for search / regex
+  size_t max_body = kDefaultMaxBody;
+  size_t body_bytes = 0;       // all body bytes received so far
+  bool body_exceeded = false;  // cut off on passing max_body: a failure
   bool saw_header = false;
   int cert_days_left = -1;
   char errbuf[CURL_ERROR_SIZE] = {};
@@ -93,18 +95,17 @@ size_t on_header(char* p, size_t size, size_t n, void* ud) {
 }
 
 size_t on_body(char* p, size_t size, size_t n, void* ud) {
+  // The whole body must end within max_body bytes (and the timeout), so it is read to the
+  // end; only the first kHttpBodyLimit bytes are kept for search / regex.
   auto* t = static_cast<Transfer*>(ud);
   size_t len = size * n;
-  if (!t->need_body) {
-    // Nothing to match: the status line decided; stop reading instead of draining.
-    t->body_capped = len > 0;
-    return 0;  // anything but len stops the transfer (CURLE_WRITE_ERROR, seen as a normal end)
+  t->body_bytes += len;
+  if (t->body_bytes > t->max_body) {
+    t->body_exceeded = true;
+    return 0;  // anything but len stops the transfer with CURLE_WRITE_ERROR
   }
-  size_t take = std::min(len, kHttpBodyLimit - t->body.size());
-  t->body.append(p, take);
-  if (t->body.size() >= kHttpBodyLimit) {
-    t->body_capped = true;  // returning less than len makes curl stop with CURLE_WRITE_ERROR
-    return take == len ? 0 : take;
+  if (t->need_body && t->body.size() < kHttpBodyLimit) {
+    t->body.append(p, std::min(len, kHttpBodyLimit - t->body.size()));
   }
   return len;
 }
@@ -173,14 +174,28 @@ void evaluate(Transfer& t, CURLcode rc, ProbeResult& r) {
   r.http_status = static_cast<int>(status);
   r.cert_days_left = t.cert_days_left;
 
-  bool capped_ok = rc == CURLE_WRITE_ERROR && t.body_capped;
-  if (rc != CURLE_OK && !capped_ok) {
+  if (rc != CURLE_OK) {
     r.ok = false;
     long os_errno = 0;
     curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
     switch (rc) {
+      case CURLE_WRITE_ERROR:
+        if (t.body_exceeded) {
+          r.reason = "body exceeds " + std::to_string(t.max_body) + " bytes";
+          return;
+        }
+        r.reason = "http error: " + strip_curl_text(t, rc);
+        return;
+      case CURLE_FILESIZE_EXCEEDED:  // a Content-Length above max_body: refused before reading
+        r.reason = "body exceeds " + std::to_string(t.max_body) + " bytes (Content-Length)";
+        return;
       case CURLE_OPERATION_TIMEDOUT:
         r.reason = timeout_reason(t.timeout_ms);
+        if (t.saw_header) {
+          // A slow trickle or an endless slow body: say how far it got.
+          r.reason += " (status " + std::to_string(status) + ", " + std::to_string(t.body_bytes) +
+                      " body bytes received)";
+        }
         return;
       case CURLE_COULDNT_CONNECT:
         if (os_errno == ECONNREFUSED) {
@@ -227,7 +242,6 @@ void evaluate(Transfer& t, CURLcode rc, ProbeResult& r) {
       case CURLE_WEIRD_SERVER_REPLY:
       case CURLE_UNSUPPORTED_PROTOCOL:
       case CURLE_TOO_MANY_REDIRECTS:
-      case CURLE_FILESIZE_EXCEEDED:
       case CURLE_BAD_CONTENT_ENCODING:
       case CURLE_HTTP2:
       case CURLE_PARTIAL_FILE:
@@ -326,6 +340,7 @@ struct HttpProber::Impl {
       }
     }
     t->need_body = !t->search.empty() || t->regex != nullptr;
+    t->max_body = h.max_body;
     t->body.reserve(t->need_body ? kHttpBodyLimit : 0);
     t->easy = take_easy();
     if (t->easy == nullptr) {
@@ -381,7 +396,7 @@ struct HttpProber::Impl {
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(spec.timeout_ms));
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(1) << 30);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(h.max_body));
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());

@@ -3,6 +3,7 @@
 // Everything here runs on the one io_context thread the Prober was made with; `done` is called
 // exactly once, later, on that thread (never from inside start).
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -15,7 +16,8 @@ namespace steerdns::health::detail {
 
 using DoneFn = std::function<void(ProbeResult)>;
 
-// Body bytes an HTTP(S) probe reads and matches against (Route 53's limit).
+// Body bytes an HTTP(S) probe keeps and matches against (Route 53's limit); the whole body is
+// read up to HttpSpec::max_body.
 inline constexpr size_t kHttpBodyLimit = 5120;
 // Reply bytes a TCP probe reads while looking for its `expect` pattern.
 inline constexpr size_t kTcpReplyLimit = 4096;
@@ -51,5 +53,31 @@ inline std::string timeout_reason(Millis timeout_ms) {
 std::string printable_excerpt(std::string_view s, size_t max = 120);
 // Calls `done` with a failure from a fresh io_context handler (so never from inside start).
 void post_failure(boost::asio::io_context& io, DoneFn done, std::string reason);
+
+// What the Asio probes (tcp, dns, exec) share: the start time, one deadline timer, the result
+// being built, and `done` called exactly once. A probe derives from it and from
+// enable_shared_from_this, and closes its own sockets before deliver().
+class ProbeBase {
+ protected:
+  ProbeBase(boost::asio::io_context& io, const CheckSpec& spec, DoneFn done);
+  // Fails before anything started (bad spec): `done` runs later from the io_context.
+  void fail_early(std::string reason);
+  // Arms the deadline: `expired` runs after the timeout unless the probe finished first.
+  // `keep` (the probe's own shared_ptr) keeps it alive until the timer fires or is cancelled.
+  void arm_deadline(std::shared_ptr<void> keep, std::function<void()> expired);
+  // Cancels the deadline, stamps total_ms, and hands result_ with `ok` and `reason` to done.
+  // Callers check finished_ first; it is set here.
+  void deliver(bool ok, std::string reason);
+
+  boost::asio::io_context& io_;
+  boost::asio::steady_timer timer_;
+  Millis timeout_ms_;
+  std::chrono::steady_clock::time_point t0_;
+  ProbeResult result_;
+  bool finished_ = false;
+
+ private:
+  DoneFn done_;
+};
 
 }  // namespace steerdns::health::detail

@@ -2,7 +2,6 @@
 // all with Asio on the engine's io_context and one deadline timer per probe.
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <memory>
 #include <optional>
@@ -24,35 +23,22 @@ std::string connect_error(const boost::system::error_code& ec) {
   return "connect failed: " + ec.message();
 }
 
-class TcpProbe : public std::enable_shared_from_this<TcpProbe> {
+class TcpProbe : public ProbeBase, public std::enable_shared_from_this<TcpProbe> {
  public:
   TcpProbe(asio::io_context& io, const CheckSpec& spec, DoneFn done)
-      : io_(io),
-        sock_(io),
-        resolver_(io),
-        timer_(io),
-        spec_(spec.tcp),
-        timeout_ms_(spec.timeout_ms),
-        done_(std::move(done)),
-        t0_(std::chrono::steady_clock::now()) {}
+      : ProbeBase(io, spec, std::move(done)), sock_(io), resolver_(io), spec_(spec.tcp) {}
 
   void run() {
     if (!spec_.expect.empty()) {
       try {
         expect_.emplace(spec_.expect, std::regex::ECMAScript);
       } catch (const std::regex_error&) {
-        post_failure(io_, std::move(done_), "invalid expect regex");
-        finished_ = true;
+        fail_early("invalid expect regex");
         return;
       }
     }
     auto self = shared_from_this();
-    timer_.expires_after(std::chrono::milliseconds(timeout_ms_));
-    timer_.async_wait([self](const boost::system::error_code& ec) {
-      if (!ec) {
-        self->finish(false, timeout_reason(self->timeout_ms_));
-      }
-    });
+    arm_deadline(self, [this] { finish(false, timeout_reason(timeout_ms_)); });
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(spec_.host, ec);
     if (!ec) {
@@ -149,31 +135,18 @@ class TcpProbe : public std::enable_shared_from_this<TcpProbe> {
     if (finished_) {
       return;
     }
-    finished_ = true;
     boost::system::error_code ec;
-    timer_.cancel();
     resolver_.cancel();
     sock_.close(ec);
-    result_.ok = ok;
-    result_.reason = std::move(reason);
-    result_.timings.total_ms = ms_since(t0_);
-    DoneFn done = std::move(done_);
-    done(std::move(result_));
+    deliver(ok, std::move(reason));
   }
 
-  asio::io_context& io_;
   tcp::socket sock_;
   tcp::resolver resolver_;
-  asio::steady_timer timer_;
   TcpSpec spec_;
-  Millis timeout_ms_;
-  DoneFn done_;
-  std::chrono::steady_clock::time_point t0_;
   std::chrono::steady_clock::time_point connect_start_;
   std::optional<std::regex> expect_;
   std::string reply_;
-  ProbeResult result_;
-  bool finished_ = false;
 };
 
 }  // namespace

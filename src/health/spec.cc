@@ -50,26 +50,6 @@ const char* status_name(Status s) {
   return "?";
 }
 
-const char* source_name(Source s) {
-  switch (s) {
-    case Source::kProbe:
-      return "probe";
-    case Source::kInitial:
-      return "initial";
-    case Source::kPersisted:
-      return "persisted";
-    case Source::kExternal:
-      return "external";
-    case Source::kCalculated:
-      return "calculated";
-    case Source::kDisabled:
-      return "disabled";
-    case Source::kStale:
-      return "stale";
-  }
-  return "?";
-}
-
 std::string CheckSpec::probe_key() const {
   // A JSON array is an unambiguous encoding of the fields (no separator collisions).
   using nlohmann::json;
@@ -87,7 +67,7 @@ std::string CheckSpec::probe_key() const {
       }
       k.push_back(json::array({http.method, http.host, http.ip, http.port, http.path,
                                http.host_header, hdrs, http.user_agent, codes, http.search,
-                               http.regex, http.verify_tls, http.ca_file}));
+                               http.regex, http.verify_tls, http.ca_file, http.max_body}));
       break;
     }
     case Kind::kTcp:
@@ -278,6 +258,9 @@ steerdns::Status validate(const CheckSpec& s) {
     return fail("success_threshold", std::to_string(s.success_threshold) + " is out of range 1.." +
                                          std::to_string(kMaxThreshold));
   }
+  if (s.confirm_probes < 1 || s.confirm_probes > 2) {
+    return fail("confirm_probes", std::to_string(s.confirm_probes) + " is out of range 1..2");
+  }
   if (s.initial_wait_ms < 0 || s.initial_wait_ms > 3'600'000) {
     return fail("initial_wait", "out of range 0..1h");
   }
@@ -326,6 +309,10 @@ steerdns::Status validate(const CheckSpec& s) {
           return fail("expect_status", std::to_string(r.lo) + "-" + std::to_string(r.hi) +
                                            " is not a range within 100-599");
         }
+      }
+      if (h.max_body < 1 || h.max_body > kMaxMaxBody) {
+        return fail("max_body", std::to_string(h.max_body) + " bytes is out of range 1.." +
+                                    std::to_string(kMaxMaxBody));
       }
       if (h.search.size() > 5120) {
         return fail("search", "longer than the 5,120 bytes searched");

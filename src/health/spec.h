@@ -25,6 +25,9 @@ enum class Aggregation : uint8_t {
 const char* kind_name(Kind k);
 const char* status_name(Status s);
 
+inline constexpr size_t kDefaultMaxBody = 1 << 20;      // 1 MiB
+inline constexpr size_t kMaxMaxBody = size_t{1} << 30;  // 1 GiB: validation's upper bound
+
 struct StatusRange {
   int lo = 200;
   int hi = 399;
@@ -44,6 +47,9 @@ struct HttpSpec {
   std::string regex;   // ECMAScript regex that must match in the first 5,120 bytes
   bool verify_tls = true;
   std::string ca_file;  // extra trust anchor (tests, private CAs)
+  // The whole body must arrive within this many bytes (and within the timeout); an endless
+  // body is cut off as soon as it passes the limit and the probe fails.
+  size_t max_body = kDefaultMaxBody;
 };
 
 struct TcpSpec {
@@ -93,6 +99,11 @@ struct CheckSpec {
   Millis recheck_ms = 200;    // fast confirmation interval while a state change is pending
   int failure_threshold = 3;  // consecutive failures to go down
   int success_threshold = 2;  // consecutive successes to go up
+  // Probes per recheck while a state change is pending (1 or 2). With 2, each recheck sends
+  // a pair at once and the pair counts as one observation: the result that agrees with the
+  // current status if either does. A dead backend fails both (same speed); a random blip must
+  // hit both probes of every recheck (p^(2(threshold-1)+1) instead of p^threshold).
+  int confirm_probes = 2;
   bool inverted = false;
   bool disabled = false;  // reported healthy, not probed (as Route 53 does)
   Status initial = Status::kUnknown;

@@ -20,9 +20,31 @@ enum class Source : uint8_t {
   kExternal,
   kCalculated,
   kDisabled,
-  kStale
+  kStale,
+  kOverride,  // forced by an operator override (health/forced.h), or changed by one below it
 };
-const char* source_name(Source s);
+// Header-only so that libraries reading a HealthView (policy/) need not link sd_health.
+inline const char* source_name(Source s) {
+  switch (s) {
+    case Source::kProbe:
+      return "probe";
+    case Source::kInitial:
+      return "initial";
+    case Source::kPersisted:
+      return "persisted";
+    case Source::kExternal:
+      return "external";
+    case Source::kCalculated:
+      return "calculated";
+    case Source::kDisabled:
+      return "disabled";
+    case Source::kStale:
+      return "stale";
+    case Source::kOverride:
+      return "override";
+  }
+  return "?";
+}
 
 struct CheckState {
   Status status = Status::kUnknown;

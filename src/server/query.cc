@@ -1,5 +1,6 @@
 #include "server/query.h"
 
+#include <chrono>
 #include <cstring>
 
 #include "dns/message.h"
@@ -17,6 +18,37 @@ using zone::RRset;
 using zone::Zone;
 
 constexpr int kMaxChain = 16;  // CNAME/DNAME steps followed inside our data
+
+// A cheap per-thread random value for weighted picks (splitmix64): no lock, no allocation.
+uint64_t next_entropy() {
+  thread_local uint64_t state =
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      reinterpret_cast<uintptr_t>(&state);
+  uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// The records to emit for one rrset: the zone's own data, or a steered set's selection.
+// Data is count x ([u16 length][rdata]) either way.
+struct RRdata {
+  policy::Selection::Outcome outcome = policy::Selection::Outcome::kAnswer;
+  const uint8_t* p = nullptr;
+  uint16_t count = 0;
+  uint32_t ttl = 0;
+  bool answered() const { return outcome == policy::Selection::Outcome::kAnswer; }
+
+  template <class F>
+  void for_each(F&& f) const {
+    const uint8_t* q = p;
+    for (uint16_t i = 0; i < count; ++i) {
+      auto l = static_cast<uint16_t>(q[0] << 8 | q[1]);
+      f(q + 2, l);
+      q += 2 + l;
+    }
+  }
+};
 
 // Builds a response in place. Sections are written in order; counts are patched at the end.
 class Response {
@@ -59,6 +91,13 @@ class Response {
       ++count;
     });
   }
+  void rrdata(const uint8_t* owner, size_t owner_len, bool owner_is_qname, uint16_t type,
+              const RRdata& d, uint16_t& count) {
+    d.for_each([&](const uint8_t* rd, uint16_t len) {
+      rr(owner, owner_len, owner_is_qname, type, d.ttl, rd, len);
+      ++count;
+    });
+  }
   void finish_counts() {
     w_.put_u16_at(4, qd_);
     w_.put_u16_at(6, an);
@@ -80,29 +119,80 @@ bool name_in(const uint8_t* name, size_t len, const dns::Name& zone_origin) {
 
 class Answerer {
  public:
-  Answerer(const uint8_t* q, const dns::Query& query, Response& resp, const ClientInfo& client)
-      : q_(q), query_(query), r_(resp), client_(client) {}
+  Answerer(const config::RuntimeConfig& cfg, const uint8_t* q, const dns::Query& query,
+           Response& resp, const ClientInfo& client)
+      : cfg_(cfg), q_(q), query_(query), r_(resp), client_(client) {}
 
   // Returns the rcode; sets aa_.
   uint16_t run(const Zone& z);
   bool aa() const { return aa_; }
   bool must_truncate() const { return must_tc_; }
+  // ECS scope for the response: the most specific prefix any steering decision used.
+  uint8_t scope() const { return scope_; }
 
  private:
+  // Every rrset that is emitted goes through here: a steered one asks the steering table.
+  RRdata resolve(const Zone& z, const RRset& rs) {
+    RRdata d;
+    d.ttl = rs.ttl;
+    if (rs.steer == zone::kNone || !cfg_.steering) {
+      // Static data, or a steered rrset without a table: its fail-open fallback.
+      d.p = z.rdata_ptr(rs);
+      d.count = rs.count;
+      if (rs.count == 0) {
+        d.outcome = policy::Selection::Outcome::kNodata;
+      }
+      return d;
+    }
+    if (!have_client_) {
+      pclient_ = steering_client();
+      have_client_ = true;
+    }
+    policy::Selection sel = cfg_.steering->select(rs.steer, pclient_, next_entropy());
+    if (sel.scope > scope_) {
+      scope_ = sel.scope;
+    }
+    d.outcome = sel.outcome;
+    d.p = sel.data;
+    d.count = sel.count;
+    d.ttl = sel.ttl;
+    if (d.answered() && d.count == 0) {
+      d.outcome = policy::Selection::Outcome::kNodata;
+    }
+    return d;
+  }
+  // The EDNS Client Subnet when present, else the source address.
+  policy::Client steering_client() const {
+    const auto& ecs = query_.edns.ecs;
+    if (!ecs.present) {
+      return policy::Client::from_sockaddr(client_.addr);
+    }
+    policy::Client c;
+    c.family = ecs.family == 1 ? AF_INET : ecs.family == 2 ? AF_INET6 : 0;
+    std::memcpy(c.addr, ecs.addr, sizeof c.addr);
+    c.source_prefix = ecs.source_prefix;
+    c.from_ecs = true;
+    return c;
+  }
+
   void add_soa_authority(const Zone& z) {
     const RRset& soa = z.soa();
     r_.rrset(z, z.origin().data(), z.origin().size(), false, soa, z.negative_ttl(), r_.ns);
   }
   void referral(const Zone& z, const Node& cut);
-  void additional_for(const Zone& z, const RRset& rs);
+  void additional_for(const Zone& z, uint16_t type, const RRdata& d);
   void add_addresses(const Zone& z, const uint8_t* name, size_t len, bool required);
 
+  const config::RuntimeConfig& cfg_;
   const uint8_t* q_;
   const dns::Query& query_;
   Response& r_;
   const ClientInfo& client_;
   bool aa_ = true;
   bool must_tc_ = false;
+  uint8_t scope_ = 0;
+  bool have_client_ = false;
+  policy::Client pclient_;
 };
 
 void Answerer::add_addresses(const Zone& z, const uint8_t* name, size_t len, bool required) {
@@ -112,9 +202,11 @@ void Answerer::add_addresses(const Zone& z, const uint8_t* name, size_t len, boo
   for (uint16_t t : {rt::A, rt::AAAA}) {
     const RRset* rs = z.rrset(*n, t);
     if (!rs) continue;
+    RRdata d = resolve(z, *rs);
+    if (!d.answered()) continue;
     size_t mark = r_.w().pos();
     uint16_t before = r_.ar;
-    r_.rrset(z, name, len, false, *rs, rs->ttl, r_.ar);
+    r_.rrdata(name, len, false, t, d, r_.ar);
     if (!r_.w().ok()) {
       // Additional data that does not fit is left out; required glue forces TC (RFC 9471).
       r_.w().rewind(mark);
@@ -125,10 +217,10 @@ void Answerer::add_addresses(const Zone& z, const uint8_t* name, size_t len, boo
   }
 }
 
-void Answerer::additional_for(const Zone& z, const RRset& rs) {
-  if (rs.type != rt::MX && rs.type != rt::SRV && rs.type != rt::NS) return;
-  z.for_each_rdata(rs, [&](const uint8_t* rd, uint16_t len) {
-    size_t skip = rs.type == rt::MX ? 2 : rs.type == rt::SRV ? 6 : 0;
+void Answerer::additional_for(const Zone& z, uint16_t type, const RRdata& d) {
+  if (type != rt::MX && type != rt::SRV && type != rt::NS) return;
+  d.for_each([&](const uint8_t* rd, uint16_t len) {
+    size_t skip = type == rt::MX ? 2 : type == rt::SRV ? 6 : 0;
     if (len <= skip) return;
     size_t nl = dns::wire_name_length(rd + skip, len - skip);
     if (nl) add_addresses(z, rd + skip, nl, false);
@@ -236,27 +328,49 @@ uint16_t Answerer::run(const Zone& z) {
     }
     if (qtype == rt::ANY) {
       // RFC 8482: over UDP one RRset is enough; over TCP send them all.
+      // Steered sets without an answer (all down: nodata/servfail) are left out.
+      uint16_t before = r_.an;
+      bool skipped = false;
       for (const RRset& rs : z.rrsets(*data)) {
         if (rs.type == rt::RRSIG) continue;
-        r_.rrset(z, cur, cur_len, cur_is_qname, rs, rs.ttl, r_.an);
+        RRdata d = resolve(z, rs);
+        if (!d.answered()) {
+          skipped = true;
+          continue;
+        }
+        r_.rrdata(cur, cur_len, cur_is_qname, rs.type, d, r_.an);
         if (client_.transport == Transport::kUdp) break;
       }
+      if (skipped && r_.an == before) add_soa_authority(z);
       return dns::rcode::NOERROR;
     }
     if (const RRset* rs = z.rrset(*data, qtype)) {
-      r_.rrset(z, cur, cur_len, cur_is_qname, *rs, rs->ttl, r_.an);
-      if (r_.w().ok()) additional_for(z, *rs);
+      RRdata d = resolve(z, *rs);
+      if (d.outcome == policy::Selection::Outcome::kServfail) return dns::rcode::SERVFAIL;
+      if (!d.answered()) {
+        add_soa_authority(z);
+        return dns::rcode::NOERROR;
+      }
+      r_.rrdata(cur, cur_len, cur_is_qname, rs->type, d, r_.an);
+      if (r_.w().ok()) additional_for(z, rs->type, d);
       return dns::rcode::NOERROR;
     }
     if (data->flags & zone::nodeflag::kCname) {
-      const RRset* cn = z.rrset(*data, rt::CNAME);
+      RRdata cn = resolve(z, *z.rrset(*data, rt::CNAME));
+      if (cn.outcome == policy::Selection::Outcome::kServfail) return dns::rcode::SERVFAIL;
+      if (!cn.answered()) {
+        add_soa_authority(z);
+        return dns::rcode::NOERROR;
+      }
       const uint8_t* target = nullptr;
       uint16_t tlen = 0;
-      z.for_each_rdata(*cn, [&](const uint8_t* rd, uint16_t len) {
-        target = rd;
-        tlen = len;
+      cn.for_each([&](const uint8_t* rd, uint16_t len) {
+        if (target == nullptr) {
+          target = rd;
+          tlen = len;
+        }
       });
-      r_.rr(cur, cur_len, cur_is_qname, rt::CNAME, cn->ttl, target, tlen);
+      r_.rr(cur, cur_len, cur_is_qname, rt::CNAME, cn.ttl, target, tlen);
       ++r_.an;
       cur = target;
       cur_len = tlen;
@@ -280,7 +394,8 @@ size_t opt_size(const dns::Query& q) {
   return n;
 }
 
-void write_opt(WireWriter& w, const dns::Query& q, uint16_t payload, uint16_t rcode) {
+void write_opt(WireWriter& w, const dns::Query& q, uint16_t payload, uint16_t rcode,
+               uint8_t scope) {
   w.u8(0);
   w.u16(rt::OPT);
   w.u16(payload);
@@ -295,7 +410,7 @@ void write_opt(WireWriter& w, const dns::Query& q, uint16_t payload, uint16_t rc
     w.u16(static_cast<uint16_t>(4 + alen));
     w.u16(e.family);
     w.u8(e.source_prefix);
-    w.u8(0);  // scope: these answers do not depend on the client's address
+    w.u8(scope);  // what the answer depended on: 0 unless a steering decision used the subnet
     w.bytes(e.addr, alen);
   } else {
     w.u16(0);
@@ -355,6 +470,7 @@ size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t q
   const size_t opt_len = opt_size(query);
   uint16_t rcode = dns::rcode::NOERROR;
   bool aa = false;
+  uint8_t scope = 0;
   bool edns_ok = pr == dns::ParseResult::kOk || pr == dns::ParseResult::kBadVers ||
                  pr == dns::ParseResult::kNotImp;
 
@@ -369,7 +485,7 @@ size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t q
       w.limit(limit);  // give back the room reserved for OPT
       uint16_t payload = std::max<uint16_t>(cfg.max_udp_payload, dns::kMinUdpPayload);
       size_t before = w.pos();
-      write_opt(w, query, payload, rcode);
+      write_opt(w, query, payload, rcode, scope);
       if (!w.ok()) {
         w.rewind(before);
       } else {
@@ -473,9 +589,16 @@ size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t q
     return finish();
   }
 
-  Answerer a(q, query, r, client);
+  Answerer a(cfg, q, query, r, client);
   rcode = a.run(*z);
-  aa = a.aa();
+  aa = a.aa() && rcode != dns::rcode::SERVFAIL;  // a SERVFAIL is no authoritative answer
+  scope = a.scope();
+  if (rcode == dns::rcode::SERVFAIL) {
+    // A steered set answered SERVFAIL (all down): nothing else of the chain is sent.
+    r.w().rewind(after_question);
+    r.an = r.ns = r.ar = 0;
+    return finish();
+  }
   if (!r.w().ok() || a.must_truncate()) {
     // TC: the answer does not fit the client's payload size; header, question and OPT only.
     r.w().rewind(after_question);

@@ -234,7 +234,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
     s_.counters.transfers.add();
     xfr_zone_ = z;
     xfr_cfg_ = std::move(cfg);
-    xfr_ = std::make_unique<AxfrStream>(*z, msg, len);
+    xfr_ = std::make_unique<AxfrStream>(*z, msg, len, kMaxTcpMessage, xfr_cfg_->steering.get());
   }
 
   void pump_transfer() {

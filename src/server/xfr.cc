@@ -22,8 +22,9 @@ void write_opt(dns::WireWriter& w, bool do_bit) {
 
 }  // namespace
 
-AxfrStream::AxfrStream(const zone::Zone& z, const uint8_t* q, size_t qlen, size_t max_msg)
-    : z_(z), max_msg_(std::min(max_msg, kMaxTcpMessage)) {
+AxfrStream::AxfrStream(const zone::Zone& z, const uint8_t* q, size_t qlen, size_t max_msg,
+                       const policy::Table* steering)
+    : z_(z), steering_(steering), max_msg_(std::min(max_msg, kMaxTcpMessage)) {
   dns::Query query;
   if (dns::parse_query(q, qlen, query) != dns::ParseResult::kOk || !query.has_question) {
     // The TCP transport only hands over queries that parsed; echo the zone name regardless.
@@ -117,18 +118,32 @@ size_t AxfrStream::next(uint8_t* out, size_t cap) {
       continue;
     }
     const uint8_t* owner = z_.name_data(n);
-    uint32_t i = 0;
-    z_.for_each_rdata(rs, [&](const uint8_t* rd, uint16_t len) {
-      if (full || i++ < rdata_) {
-        return;
+    // The records to send: the zone's, or a steered set's answer (deterministic: entropy 0,
+    // so a transfer resumed in the next message sees the same selection).
+    const uint8_t* p = z_.rdata_ptr(rs);
+    uint16_t count = rs.count;
+    uint32_t ttl = rs.ttl;
+    if (rs.steer != zone::kNone && steering_ != nullptr) {
+      policy::Selection sel = steering_->select(rs.steer, policy::Client{}, 0);
+      bool answered = sel.outcome == policy::Selection::Outcome::kAnswer;
+      p = sel.data;
+      count = answered ? sel.count : 0;
+      ttl = sel.ttl;
+    }
+    for (uint16_t i = 0; i < count; ++i) {
+      auto len = static_cast<uint16_t>(p[0] << 8 | p[1]);
+      const uint8_t* rd = p + 2;
+      p += 2 + len;
+      if (full || i < rdata_) {
+        continue;
       }
-      if (put_rr(w, comp, owner, n.name_len, rs.type, rs.ttl, rd, len)) {
+      if (put_rr(w, comp, owner, n.name_len, rs.type, ttl, rd, len)) {
         ++an;
         ++rdata_;
       } else {
         full = true;
       }
-    });
+    }
     if (!full) {
       ++rrset_;
       rdata_ = 0;
@@ -163,9 +178,9 @@ size_t AxfrStream::next(uint8_t* out, size_t cap) {
 }
 
 std::vector<std::vector<uint8_t>> axfr_messages(const zone::Zone& z, const uint8_t* q, size_t qlen,
-                                                size_t max_msg) {
+                                                size_t max_msg, const policy::Table* steering) {
   std::vector<std::vector<uint8_t>> out;
-  AxfrStream s(z, q, qlen, max_msg);
+  AxfrStream s(z, q, qlen, max_msg, steering);
   std::vector<uint8_t> buf(kMaxTcpMessage);
   while (size_t n = s.next(buf.data(), buf.size())) {
     out.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));

@@ -12,6 +12,7 @@
 
 #include "dns/message.h"
 #include "dns/rdata.h"
+#include "policy/table.h"
 #include "server/query.h"
 #include "zone/zone.h"
 
@@ -21,7 +22,11 @@ class AxfrStream {
  public:
   // `q` is the client's AXFR or IXFR query; its id, opcode, RD bit and question are echoed.
   // `max_msg` bounds each message (at most 65535; smaller in tests to force splitting).
-  AxfrStream(const zone::Zone& z, const uint8_t* q, size_t qlen, size_t max_msg = kMaxTcpMessage);
+  // A steered rrset is sent as `steering`'s current answer for a client-less query (nothing
+  // when all down gives nodata/servfail), or its fail-open fallback without a table. The
+  // table must outlive the stream (it lives in the same RuntimeConfig as the zone).
+  AxfrStream(const zone::Zone& z, const uint8_t* q, size_t qlen, size_t max_msg = kMaxTcpMessage,
+             const policy::Table* steering = nullptr);
 
   // Writes the next message into out (capacity at least max_msg) and returns its length, or 0
   // when the transfer is complete. A record too large for an empty message ends the transfer
@@ -38,6 +43,7 @@ class AxfrStream {
               uint16_t type, uint32_t ttl, const uint8_t* rd, size_t rdlen);
 
   const zone::Zone& z_;
+  const policy::Table* steering_ = nullptr;
   size_t max_msg_;
   uint16_t id_ = 0;
   uint16_t flags_ = 0;
@@ -55,7 +61,8 @@ class AxfrStream {
 
 // All messages of a transfer (tests and small zones).
 std::vector<std::vector<uint8_t>> axfr_messages(const zone::Zone& z, const uint8_t* q, size_t qlen,
-                                                size_t max_msg = kMaxTcpMessage);
+                                                size_t max_msg = kMaxTcpMessage,
+                                                const policy::Table* steering = nullptr);
 
 // A header-and-question answer with `rcode` (REFUSED for clients outside the ACL, NOTAUTH for a
 // name that is not a zone apex). Returns 0 if the query cannot be parsed.

@@ -64,6 +64,8 @@ struct ZoneBuilder::Impl {
     uint32_t rd_off;
     uint32_t file_id;
     uint32_t line;
+    uint32_t steer = kNone;    // steered rrset (see add_steered)
+    bool placeholder = false;  // a steered rrset without fallback data: no record of its own
   };
   std::vector<Rec> recs;
   std::vector<uint8_t> rd;          // rdata of all records back to back
@@ -131,6 +133,49 @@ ZoneBuilder::ZoneBuilder(Name origin) : impl_(std::make_unique<Impl>()) { impl_-
 ZoneBuilder::~ZoneBuilder() = default;
 
 size_t ZoneBuilder::record_count() const { return impl_->recs.size(); }
+
+Status ZoneBuilder::add_steered(const Name& owner, uint16_t type, uint32_t ttl, uint32_t steer,
+                                const std::vector<std::vector<uint8_t>>& fallback,
+                                std::string_view file, uint32_t line) {
+  Impl& m = *impl_;
+  size_t first = m.recs.size();
+  for (const auto& rd : fallback) {
+    auto st = add(owner.data(), owner.size(), type, dns::rrclass::IN, ttl, rd.data(), rd.size(),
+                  file, line);
+    if (!st) {
+      m.recs.resize(first);
+      return st;
+    }
+  }
+  if (fallback.empty()) {
+    // The checks of add() without rdata (type NULL, 10, takes any rdata): the placeholder only
+    // carries owner, type and steer id.
+    static const uint8_t kEmpty[1] = {0};
+    auto st = add(owner.data(), owner.size(), 10, dns::rrclass::IN, ttl, kEmpty, 0, file, line);
+    if (!st) {
+      return st;
+    }
+    m.recs.back().type = type;
+    m.recs.back().placeholder = true;
+  }
+  for (size_t i = first; i < m.recs.size(); ++i) {
+    m.recs[i].steer = steer;
+  }
+  return OkStatus();
+}
+
+std::vector<std::vector<uint8_t>> ZoneBuilder::rdata_of(const Name& owner, uint16_t type) const {
+  const Impl& m = *impl_;
+  std::vector<std::vector<uint8_t>> out;
+  for (const auto& r : m.recs) {
+    if (r.type == type && !r.placeholder && m.names[r.name_id].len == owner.size() &&
+        dns::wire_name_equal(m.name_ptr(r.name_id), owner.data(), owner.size())) {
+      const uint8_t* p = m.rd.data() + r.rd_off;
+      out.emplace_back(p, p + r.rdlen);
+    }
+  }
+  return out;
+}
 
 Status ZoneBuilder::add(const uint8_t* owner, size_t owner_len, uint16_t type, uint16_t rclass,
                         uint32_t ttl, const uint8_t* rdata, size_t rdlen, std::string_view file,
@@ -305,17 +350,26 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
     Node& n = z->nodes_[node];
     if (n.nrrsets == 0) n.first_rrset = static_cast<uint32_t>(z->rrsets_.size());
     if (n.nrrsets == 255 || n.nrrsets >= max_types_per_name_) {
-      return Error{m.where(r0) + ": too many types at " + m.owner_text(r0.name_id)};
+      return Error{m.where(r0) + ": too many types at " + z->name(n).to_text()};
     }
     RRset rs;
     rs.type = r0.type;
     rs.ttl = r0.ttl;
+    rs.steer = r0.steer;
     rs.data_off = static_cast<uint32_t>(z->rdata_.size());
     seen.clear();
     size_t j = k;
     for (; j < ri.size() && m.recs[ri[j]].name_id == r0.name_id && m.recs[ri[j]].type == r0.type;
          ++j) {
       const auto& r = m.recs[ri[j]];
+      if (r.steer != rs.steer) {
+        const auto& st = r.steer != kNone ? r : r0;
+        const auto& plain = r.steer != kNone ? r0 : r;
+        return Error{m.where(st) + ": steered " + dns::type_to_text(r.type) + " at " +
+                     z->name(n).to_text() + " beside static " + dns::type_to_text(r.type) +
+                     " records (" + m.where(plain) + "); give the values as a member instead"};
+      }
+      if (r.placeholder) continue;
       const uint8_t* p = m.rd.data() + r.rd_off;
       bool dup = false;
       for (auto& s : seen) {
@@ -328,7 +382,7 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
       }
       if (seen.size() >= max_rrs_per_set_ || seen.size() >= 65535) {
         return Error{m.where(r) + ": more than " + std::to_string(seen.size()) + " " +
-                     dns::type_to_text(r.type) + " records at " + m.owner_text(r.name_id)};
+                     dns::type_to_text(r.type) + " records at " + z->name(n).to_text()};
       }
       seen.emplace_back(p, r.rdlen);
       z->rdata_.push_back(static_cast<uint8_t>(r.rdlen >> 8));

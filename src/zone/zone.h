@@ -23,6 +23,9 @@ struct RRset {
   uint32_t ttl = 0;
   uint32_t data_off = 0;  // into Zone rdata arena: count x ([u16 length][rdata])
   uint32_t data_len = 0;
+  // Steered rrset: index into policy::SteeringSpec::record_sets; the answer comes from the
+  // steering table per query, and the data above is the fail-open fallback (may be empty).
+  uint32_t steer = kNone;
 };
 
 namespace nodeflag {
@@ -75,6 +78,8 @@ class Zone {
       p += 2 + l;
     }
   }
+  // The rdata of an rrset in the wire layout above (count x ([u16 length][rdata])).
+  const uint8_t* rdata_ptr(const RRset& rs) const { return rdata_.data() + rs.data_off; }
   // The SOA rdata and TTL (every zone has exactly one SOA at its apex).
   const RRset& soa() const { return rrsets_[soa_rrset_]; }
   // Negative-answer TTL per RFC 2308: min(SOA TTL, SOA MINIMUM).
@@ -116,7 +121,16 @@ class ZoneBuilder {
              std::string_view file = "", uint32_t line = 0) {
     return add(owner.data(), owner.size(), type, 1, ttl, rd.data(), rd.size(), file, line);
   }
+  // A steered rrset (owner, type, ttl, steering id) whose answer the steering table gives per
+  // query; `fallback` is the fail-open answer used without a table (empty for pure alias sets).
+  // The semantic checks treat it as an rrset of `type`; static records of the same owner and
+  // type beside it are an error.
+  Status add_steered(const dns::Name& owner, uint16_t type, uint32_t ttl, uint32_t steer,
+                     const std::vector<std::vector<uint8_t>>& fallback, std::string_view file,
+                     uint32_t line);
   size_t record_count() const;
+  // Rdata of the records added so far at (owner, type), in order (alias resolution, tests).
+  std::vector<std::vector<uint8_t>> rdata_of(const dns::Name& owner, uint16_t type) const;
   // Limits against pathological zones (CVE-2024-1737 class).
   void set_limits(size_t max_rrs_per_set, size_t max_types_per_name) {
     max_rrs_per_set_ = max_rrs_per_set;

@@ -8,11 +8,15 @@ extern "C" {
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <unistd.h>
 
 #include "dns/message.h"
 #include "dns/name.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "config/loader.h"
+#include "health/view.h"
+#include "policy/table.h"
 #include "zone/loader.h"
 
 namespace steerdns::fuzz {
@@ -399,11 +403,115 @@ std::string big_txt() {
 
 std::string_view parent_zone_text() { return kParentZone; }
 
+// Steered record sets of every policy, so that fuzzed queries (with fuzzed ECS options) go
+// through policy::Table::select as well: client-dependent, weighted, all-down, steered CNAME,
+// alias at the apex, and a steered address used as additional data for MX.
+const char kSteerConfig[] = R"(
+health_checks:
+  up: { type: external, initial: healthy }
+  down: { type: external, initial: unhealthy }
+latency_map:
+  - { cidr: 203.0.113.0/24, rtt_ms: { a: 10, b: 30 } }
+  - { cidr: "2001:db8::/32", rtt_ms: { a: 40, b: 5 } }
+  - { cidr: 0.0.0.0/0, rtt_ms: { a: 50, b: 50 } }
+zones:
+  - name: steer.test.
+    soa: { mname: ns1.steer.test., rname: h.steer.test., minimum: 60 }
+    ns: [ns1.steer.test.]
+    records:
+      - { name: ns1, type: A, values: [127.0.0.1] }
+      - { name: "@", type: MX, values: ["10 fo.steer.test."] }
+      - name: fo
+        type: A
+        policy: failover
+        failover_ttl: 30
+        members:
+          - { set_id: p, role: primary, values: [192.0.2.1], health_check: down }
+          - { set_id: s, role: secondary, values: [192.0.2.2, 192.0.2.3], health_check: up }
+      - name: lat
+        type: AAAA
+        policy: latency
+        members:
+          - { set_id: a, region: a, values: ["2001:db8::a"], health_check: up }
+          - { set_id: b, region: b, values: ["2001:db8::b"] }
+      # The invariants compare two answers to one query, so random picks must not differ:
+      # one non-zero weight (the pick code still runs), and a sticky set (hash of the client).
+      - name: w
+        type: A
+        policy: weighted
+        members:
+          - { set_id: x, weight: 3, values: [198.51.100.1] }
+          - { set_id: z, weight: 0, values: [198.51.100.3] }
+      - name: sub
+        type: TXT
+        policy: subnet
+        members:
+          - { set_id: n, subnets: [10.0.0.0/8, "fd00::/8"], values: ["inside"] }
+          - { set_id: d, default: true, values: ["outside"] }
+      - name: dead
+        type: A
+        policy: multivalue
+        on_all_down: servfail
+        members:
+          - { set_id: m, values: [192.0.2.9], health_check: down }
+      - name: nod
+        type: A
+        policy: failover
+        on_all_down: nodata
+        members:
+          - { set_id: p, role: primary, values: [192.0.2.1], health_check: down }
+          - { set_id: s, role: secondary, values: [192.0.2.2], health_check: down }
+      - name: cn
+        type: CNAME
+        policy: weighted
+        sticky: true
+        members:
+          - { set_id: a, weight: 1, values: [fo.steer.test.] }
+          - { set_id: b, weight: 1, values: [lat.steer.test.] }
+      - name: "@"
+        type: A
+        policy: simple
+        members:
+          - { set_id: apex, alias: { name: fo.steer.test. } }
+)";
+
 const config::RuntimeConfig& message_config() {
   static const config::RuntimeConfig* cfg = [] {
     auto* c = new config::RuntimeConfig();
-    c->set_zones({build_zone("fuzz.test.", kParentZone, big_txt()),
-                  build_zone("child.fuzz.test.", kChildZone), build_zone("example.", kOtherZone)});
+    char path[] = "/tmp/steerdns-fuzz-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0 || write(fd, kSteerConfig, sizeof kSteerConfig - 1) !=
+                      static_cast<ssize_t>(sizeof kSteerConfig - 1)) {
+      std::fprintf(stderr, "fuzz: cannot write the steering config\n");
+      std::abort();
+    }
+    close(fd);
+    auto steered = config::load_config_file(path);
+    unlink(path);
+    if (!steered) {
+      std::fprintf(stderr, "fuzz: steering config: %s\n", steered.error().c_str());
+      std::abort();
+    }
+    std::vector<std::shared_ptr<const zone::Zone>> zones = steered->runtime->zones();
+    zones.push_back(build_zone("fuzz.test.", kParentZone, big_txt()));
+    zones.push_back(build_zone("child.fuzz.test.", kChildZone));
+    zones.push_back(build_zone("example.", kOtherZone));
+    c->set_zones(std::move(zones));
+    c->steering_spec = steered->runtime->steering_spec;
+    // The loader's table counts every check healthy; compile with `down` down so that the
+    // all-down outcomes (SERVFAIL, NODATA, failover to tier 2) are reachable too.
+    health::HealthView view;
+    health::CheckState up, down;
+    up.status = health::Status::kHealthy;
+    down.status = health::Status::kUnhealthy;
+    view.add("up", up);
+    view.add("down", down);
+    auto table = policy::compile({c->steering_spec.get(), &view, nullptr, nullptr});
+    if (!table) {
+      std::fprintf(stderr, "fuzz: steering table: %s\n", table.error().c_str());
+      std::abort();
+    }
+    c->steering = *table;
     c->chaos.version = "steerdns-fuzz";
     c->chaos.id = "fuzz-1";
     c->source = "fuzz";

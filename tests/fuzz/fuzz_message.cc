@@ -1,7 +1,11 @@
 // libFuzzer target: untrusted packet bytes through the message decoders and the whole query
 // path (server::answer_query) against fixed zones. Asserts that every response fits the
 // buffer and the client's payload size, is a well-formed DNS message, echoes ID, opcode, RD
-// and the question, carries the rcode the decoder asked for, and is deterministic.
+// and the question, carries the rcode the decoder asked for, and is deterministic. The
+// steer.test. zone (fuzz_common.cc) sends queries through every routing policy as well.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -38,7 +42,7 @@ void check_parse_query(const uint8_t* data, size_t size, ParseResult pr, const d
 
 void check_response(const config::RuntimeConfig& cfg, const uint8_t* data, size_t size,
                     ParseResult pr, const dns::Query& q, const uint8_t* resp, size_t n, size_t cap,
-                    server::Transport transport) {
+                    server::Transport transport, const zone::Zone* steered) {
   const bool udp = transport == server::Transport::kUdp;
   FUZZ_CHECK(n <= cap, "response larger than the buffer", data, size);
   if (udp) {
@@ -83,9 +87,13 @@ void check_response(const config::RuntimeConfig& cfg, const uint8_t* data, size_
       FUZZ_CHECK(v.opt_count == (q.edns.present ? 1 : 0), "OPT presence does not follow the query",
                  data, size);
       if (q.edns.ecs.present && v.opt_count == 1) {
+        // Only steered answers depend on the client (the steer.test. zone); their scope is
+        // what the decision used, never beyond the client's own prefix.
+        bool steered_zone = steered && steered->origin().to_text() == "steer.test.";
         FUZZ_CHECK(v.ecs_echoed && v.ecs_family == q.edns.ecs.family &&
-                       v.ecs_source == q.edns.ecs.source_prefix && v.ecs_scope == 0,
-                   "ECS not echoed with scope 0", data, size);
+                       v.ecs_source == q.edns.ecs.source_prefix &&
+                       (steered_zone ? v.ecs_scope <= v.ecs_source : v.ecs_scope == 0),
+                   "ECS not echoed with the right scope", data, size);
       }
       break;
     case ParseResult::kDrop:
@@ -112,6 +120,14 @@ void run_query_path(const uint8_t* data, size_t size, ParseResult pr, const dns:
   std::memset(out_b, 0xA5, cap);
   server::ClientInfo client;
   client.transport = transport;
+  // A source address, as the transports always give (steering uses it without ECS).
+  static const sockaddr_in source = [] {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(0xC0000201);  // 192.0.2.1
+    return sin;
+  }();
+  client.addr = reinterpret_cast<const sockaddr*>(&source);
   server::AnswerInfo info_a;
   server::AnswerInfo info_b;
   size_t na = server::answer_query(cfg, data, size, out_a, cap, client, &info_a);
@@ -126,7 +142,7 @@ void run_query_path(const uint8_t* data, size_t size, ParseResult pr, const dns:
     return;
   }
   FUZZ_CHECK(pr != ParseResult::kDrop, "answered a packet that should be dropped", data, size);
-  check_response(cfg, data, size, pr, q, out_a, na, cap, transport);
+  check_response(cfg, data, size, pr, q, out_a, na, cap, transport, info_a.zone);
   FUZZ_CHECK(info_a.truncated == ((dns::get16(out_a + 2) & dns::flag::TC) != 0),
              "AnswerInfo.truncated disagrees with TC", data, size);
 }

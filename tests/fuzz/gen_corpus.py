@@ -96,6 +96,18 @@ def messages():
     m["edns_ecs_v6"] = q("www." + Z, "AAAA", use_edns=0, options=[ecs6])
     m["edns_ecs_zero"] = q("www." + Z, "A", use_edns=0,
                            options=[dns.edns.ECSOption("0.0.0.0", 0)])
+    # Steered names (steer.test., fuzz_common.cc kSteerConfig), with and without a client subnet.
+    S = "steer.test."
+    for label, name, t in [("fo", "fo." + S, "A"), ("lat", "lat." + S, "AAAA"),
+                           ("w", "w." + S, "A"), ("sub", "sub." + S, "TXT"),
+                           ("dead", "dead." + S, "A"), ("nod", "nod." + S, "A"),
+                           ("cn", "cn." + S, "A"), ("apex", S, "A"), ("mx", S, "MX"),
+                           ("any", "fo." + S, "ANY")]:
+        m["steer_" + label] = q(name, t)
+        m["steer_%s_ecs4" % label] = q(name, t, use_edns=0,
+                                       options=[dns.edns.ECSOption("203.0.113.0", 24)])
+        m["steer_%s_ecs6" % label] = q(name, t, use_edns=0,
+                                       options=[dns.edns.ECSOption("2001:db8::", 48)])
     cookie = dns.edns.GenericOption(10, bytes(range(8)))
     unknown = dns.edns.GenericOption(65001, b"hello")
     m["edns_cookie_unknown"] = q("www." + Z, "A", use_edns=0, options=[cookie, unknown])

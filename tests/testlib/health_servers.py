@@ -15,6 +15,9 @@ HTTP(S) paths (every HTTPS server serves the same paths):
   /close             closes the connection without a response
   /endless           200, then body bytes forever ("healthy" only after 10,000 bytes)
   /marker-at/N       200, N filler bytes then "healthy", then end
+  /big/N             200 with Content-Length N and N bytes ("healthy" first)
+  /big-stream/N      200 without Content-Length: N bytes ("healthy" first), then close
+  /trickle           200 and headers at once, then 100 body bytes every 100 ms, forever
   /slowloris         a valid response, one byte per second
   /garbage           non-HTTP bytes, then close
   /endless-headers   a status line, then header lines forever
@@ -145,6 +148,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.raw(b"x" * 10000 + b"healthy")
                 while True:
                     self.raw(b"x" * 16384)
+            elif p.startswith("/big/") or p.startswith("/big-stream/"):
+                n = int(p.rsplit("/", 1)[1])
+                length = b"Content-Length: %d\r\n" % n if p.startswith("/big/") else b""
+                self.raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + length +
+                         b"Connection: close\r\n\r\n")
+                body = (b"healthy" + b"x" * n)[:n]
+                for i in range(0, n, 65536):
+                    self.wfile.write(body[i:i + 65536])
+                self.wfile.flush()
+                self.close_connection = True
+            elif p == "/trickle":
+                self.raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                         b"Connection: close\r\n\r\n")
+                while True:
+                    self.raw(b"x" * 100)
+                    time.sleep(0.1)
             elif p.startswith("/marker-at/"):
                 self.send_body(200, "x" * int(p[len("/marker-at/"):]) + "healthy")
             elif p == "/slowloris":

@@ -32,6 +32,8 @@ TEST(HealthYaml, EveryType) {
     verify_tls: false
     interval: 1s
     recheck: 100ms
+    confirm_probes: 1
+    max_body: 4MiB
     failure_threshold: 3
     success_threshold: 2
     initial: unknown
@@ -58,6 +60,10 @@ TEST(HealthYaml, EveryType) {
   EXPECT_EQ(p.http.port, 8443);
   EXPECT_EQ(p.http.path, "/healthz?full=1");
   EXPECT_EQ(p.http.ip, "192.0.2.10");
+  EXPECT_EQ(p.confirm_probes, 1);
+  EXPECT_EQ(p.http.max_body, 4u << 20);
+  EXPECT_EQ((*r)[1].confirm_probes, 2) << "pairs by default";
+  EXPECT_EQ((*r)[1].http.max_body, 1u << 20) << "1 MiB by default";
   ASSERT_EQ(p.http.headers.size(), 1u);
   EXPECT_EQ(p.http.headers[0].first, "X-Probe");
   ASSERT_EQ(p.http.expect_status.size(), 2u);
@@ -89,16 +95,54 @@ TEST(HealthYaml, EveryType) {
   EXPECT_EQ((*r)[6].external.stale_after_ms, 30'000);
   EXPECT_EQ((*r)[6].external.file, "/run/lag");
   EXPECT_TRUE((*r)[7].disabled);
-  EXPECT_EQ((*r)[7].where, "steerdns.yaml:26");
+  EXPECT_EQ((*r)[7].where, "steerdns.yaml:28");
+}
+
+TEST(HealthYaml, MaxBodySizes) {
+  const std::pair<const char*, size_t> rows[] = {
+      {"65536", 65536}, {"64KiB", 65536},   {"64 KB", 65536},
+      {"2M", 2u << 20}, {"1GiB", 1u << 30}, {"1B", 1},
+  };
+  for (const auto& [text, want] : rows) {
+    auto r = parse(std::string("health_checks:\n  - { id: w, url: http://a.test/, max_body: ") +
+                   text + " }\n");
+    ASSERT_TRUE(r.ok()) << text << ": " << r.error();
+    EXPECT_EQ((*r)[0].http.max_body, want) << text;
+  }
+  for (const char* bad : {"-1", "MiB", "4 MiBs", "1.5MiB"}) {
+    EXPECT_NE(error_of(std::string("health_checks:\n  - { id: w, url: http://a.test/, "
+                                   "max_body: \"") +
+                       bad + "\" }\n")
+                  .find("max_body: must be a size in bytes"),
+              std::string::npos)
+        << bad;
+  }
 }
 
 TEST(HealthYaml, EmptyOrAbsent) {
   auto r = parse("health_checks:\n");
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->empty());
-  EXPECT_EQ(
-      error_of("health_checks: {a: 1}\n"),
-      "steerdns.yaml:1: health_checks: must be a list of checks ('- id: ...'), not a mapping");
+  EXPECT_EQ(error_of("health_checks: 1\n"),
+            "steerdns.yaml:1: health_checks: must be a list of checks ('- id: ...') or a mapping "
+            "of id to check, not a single value");
+  EXPECT_EQ(error_of("health_checks: {a: 1}\n"),
+            "steerdns.yaml:1: health check 'a': must be a mapping with 'type', not a single value");
+}
+
+// The flagship form: a mapping keyed by check id, in file order, same specs as the list form.
+TEST(HealthYaml, MappingKeyedById) {
+  auto r = parse(
+      "health_checks:\n"
+      "  web: { url: \"http://127.0.0.1:8080/\" }\n"
+      "  db: { type: tcp, host: 127.0.0.1, port: 5432 }\n");
+  ASSERT_TRUE(r.ok()) << r.error();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].id, "web");
+  EXPECT_EQ((*r)[1].id, "db");
+  EXPECT_EQ((*r)[1].kind, health::Kind::kTcp);
+  EXPECT_EQ(error_of("health_checks:\n  web: { id: web, url: \"http://127.0.0.1/\" }\n"),
+            "steerdns.yaml:2: health check 'web': id: is already given by the mapping key");
 }
 
 TEST(HealthYaml, ErrorsNameLineFieldAndReason) {
@@ -161,6 +205,17 @@ TEST(HealthYaml, ErrorsNameLineFieldAndReason) {
        "all"},
       {"health_checks:\n  - id: w\n    type: http\n    host: a.test\n    inverted: maybe\n",
        "steerdns.yaml:5: health check 'w': inverted: must be true or false"},
+      {"health_checks:\n  - id: w\n    type: http\n    host: a.test\n    confirm_probes: 3\n",
+       "steerdns.yaml:5: health check 'w': confirm_probes: 3 is out of range 1..2"},
+      {"health_checks:\n  - id: w\n    type: http\n    host: a.test\n    max_body: 0\n",
+       "steerdns.yaml:5: health check 'w': max_body: 0 is out of range 1..1073741824 bytes"},
+      {"health_checks:\n  - id: w\n    type: http\n    host: a.test\n    max_body: 2TiB\n",
+       "steerdns.yaml:5: health check 'w': max_body: must be a size in bytes such as 65536, "
+       "64KiB or 4MiB, not '2TiB'"},
+      {"health_checks:\n  - id: w\n    type: http\n    host: a.test\n    max_body: 2GiB\n",
+       "steerdns.yaml:5: health check 'w': max_body: 2GiB is out of range 1..1073741824 bytes"},
+      {"health_checks:\n  - { id: r, type: tcp, host: 127.0.0.1, port: 1, max_body: 10 }\n",
+       "health check 'r': max_body: does not apply to type tcp (only to http, https)"},
       {"health_checks:\n  - just-a-string\n",
        "steerdns.yaml:2: health check: must be a mapping with 'id' and 'type', not a single value"},
   };

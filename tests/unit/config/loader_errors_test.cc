@@ -116,18 +116,17 @@ std::vector<BadCase> bad_cases() {
       {"failover policy",
        rec("      - name: genai-demo\n        type: A\n        policy: failover\n"
            "        members: []\n"),
-       "policy: failover",
-       "routing policy 'failover' is not supported yet (arrives with traffic steering)"},
+       "members: []", "genai-demo.example.test./A: 'members' is empty"},
       {"latency policy", rec("      - { name: x, type: A, policy: latency, members: [] }\n"),
-       "policy: latency", "routing policy 'latency' is not supported yet"},
+       "policy: latency", "x.example.test./A: 'members' is empty"},
       {"unknown policy",
        rec("      - { name: x, type: A, policy: failovr, values: [192.0.2.1] }\n"), "failovr",
        "unknown routing policy 'failovr' (did you mean 'failover'?)"},
       {"steering key without policy",
        rec("      - { name: x, type: A, failover_ttl: 30, values: [192.0.2.1] }\n"), "failover_ttl",
-       "'failover_ttl' belongs to routing policies, which are not supported yet"},
-      {"latency_map section", std::string(kHead) + "latency_map:\n  a: {}\n", "latency_map:",
-       "section 'latency_map' is not supported yet (arrives with traffic steering)"},
+       "'failover_ttl' belongs to steered records (with 'policy' and 'members')"},
+      {"latency_map a mapping", std::string(kHead) + "latency_map:\n  a: {}\n", "  a: {}",
+       "'latency_map' must be a list of {cidr, rtt_ms: {region: ms}}, not a mapping"},
       {"alerts section", "alerts:\n  routes: []\n" + std::string(kHead),
        "alerts:", "section 'alerts' is not supported yet"},
       {"malformed YAML", rec("      - { name: www, type: A, values: [192.0.2.1 }\n"), "192.0.2.1 }",
@@ -189,14 +188,13 @@ TEST(ConfigErrors, BrokenZoneFileNamesItsLine) {
 }
 
 // The flagship proposal (a copy in tests/data) is refused clearly at its first later section
-// (health checks are here now; latency_map is not), and its zones alone at the first steered
-// record.
+// (alerts, slo); its zones alone are refused at the first member whose health check is not
+// defined.
 TEST(ConfigErrors, FlagshipIsRefusedWhereItNeedsLaterIssues) {
   std::string path = STEERDNS_TESTDATA "/config/flagship.yaml";
   auto c = load_config_file(path);
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.error().find("section 'latency_map' is not supported yet"), std::string::npos)
-      << c.error();
+  EXPECT_NE(c.error().find("is not supported yet"), std::string::npos) << c.error();
 
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -217,10 +215,10 @@ TEST(ConfigErrors, FlagshipIsRefusedWhereItNeedsLaterIssues) {
   std::string p2 = d.write("flagship-zones.yaml", kept);
   auto c2 = load_config_file(p2);
   ASSERT_FALSE(c2.ok());
-  std::string where = p2 + ":" + std::to_string(line_of(kept, "policy: failover")) + ": ";
+  std::string where = p2 + ":" + std::to_string(line_of(kept, "set_id: genai-demo-primary")) + ": ";
   EXPECT_EQ(c2.error(), where +
-                            "routing policy 'failover' is not supported yet (arrives with "
-                            "traffic steering)");
+                            "genai-demo.example.test./A genai-demo-primary: health check "
+                            "'primary-region' does not exist");
 }
 
 }  // namespace

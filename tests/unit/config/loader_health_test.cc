@@ -111,8 +111,8 @@ struct BadCase {
 
 TEST(ConfigHealth, BadSectionsFailTheWholeLoadWithFileAndLine) {
   const std::vector<BadCase> cases = {
-      {"a mapping instead of a list", "health_checks:\n  web: { type: http }\n",
-       "web:", "health_checks: must be a list of checks"},
+      {"a single value instead of a list", "health_checks: web\n", "health_checks:",
+       "health_checks: must be a list of checks"},
       {"typo in a key",
        "health_checks:\n  - id: web\n    url: http://127.0.0.1/\n    failure_treshold: 3\n",
        "failure_treshold", "did you mean 'failure_threshold'"},
@@ -187,10 +187,10 @@ TEST(ConfigHealth, LaterSectionsStillRefused) {
   TempDir d;
   std::string yaml = std::string(kZones) +
                      "health_checks:\n  - { id: a, url: \"http://127.0.0.1/\" }\n"
-                     "actions:\n  page: {}\n";
+                     "alerts:\n  routes: []\n";
   auto c = load_config_file(d.write("t.yaml", yaml));
   ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.error().find("section 'actions' is not supported yet"), std::string::npos)
+  EXPECT_NE(c.error().find("section 'alerts' is not supported yet"), std::string::npos)
       << c.error();
 }
 

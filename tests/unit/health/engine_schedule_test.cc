@@ -45,12 +45,13 @@ TEST(EngineSchedule, FastConfirmationTiming) {
   size_t before = sim.prober.started.size();
   sim.run_until(fail_at + 899);
   EXPECT_EQ(sim.status("web"), Status::kHealthy) << "never earlier than the third failure";
-  EXPECT_EQ(sim.prober.started.size() - before, 2u);
+  // confirm_probes 2 (default): the first failing probe is single, each recheck a pair.
+  EXPECT_EQ(sim.prober.started.size() - before, 3u);
   sim.run_until(fail_at + 900);
   EXPECT_EQ(sim.status("web"), Status::kUnhealthy);
   ASSERT_EQ(sim.transitions.size(), 1u);
   EXPECT_EQ(sim.transition_now[0], fail_at + 900);
-  EXPECT_EQ(sim.prober.started.size() - before, 3u);
+  EXPECT_EQ(sim.prober.started.size() - before, 5u);
   const Transition& t = sim.transitions[0];
   EXPECT_EQ(t.check, "web");
   EXPECT_EQ(t.from, Status::kHealthy);

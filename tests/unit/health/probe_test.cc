@@ -13,6 +13,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <chrono>
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -183,17 +184,62 @@ TEST_F(ProbeTest, HttpSearchOnlyInFirst5120Bytes) {
 }
 
 TEST_F(ProbeTest, HttpEndlessBodyIsCutAtTheByteLimit) {
-  auto s = http("/endless", 3000);
+  // A fast endless body fails by the byte limit (default 1 MiB), long before the timeout,
+  // whether or not there is anything to match.
+  auto s = http("/endless", 5000);
   s.http.search = "healthy";  // appears only after 10,000 bytes
   auto run = run_probe(s);
   EXPECT_FALSE(run.r.ok);
-  EXPECT_EQ(run.r.reason, "search string not found");
-  EXPECT_LT(run.wall_ms, 1500) << "must stop at the byte limit, not wait for the timeout";
-  // Without anything to match the status decides and the body is not read at all.
+  EXPECT_EQ(run.r.reason, "body exceeds 1048576 bytes");
+  EXPECT_LT(run.wall_ms, 2500) << "must stop at the byte limit, not wait for the timeout";
   s.http.search.clear();
+  s.http.max_body = 65536;
+  run = run_probe(s);
+  EXPECT_FALSE(run.r.ok);
+  EXPECT_EQ(run.r.reason, "body exceeds 65536 bytes");
+  EXPECT_LT(run.wall_ms, 2500);
+}
+
+TEST_F(ProbeTest, HttpSlowTrickleBodyFailsByTimeoutWithTheBytesReceived) {
+  auto s = http("/trickle", 1000);
+  auto run = run_probe(s);
+  EXPECT_FALSE(run.r.ok);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(
+      run.r.reason, m,
+      std::regex(R"(timeout after 1000 ms \(status 200, ([0-9]+) body bytes received\))")))
+      << run.r.reason;
+  int bytes = std::stoi(m[1].str());
+  EXPECT_GT(bytes, 0);
+  EXPECT_LE(bytes, 1100);  // 100 bytes per 100 ms for 1 s
+  EXPECT_GE(run.wall_ms, 900);
+  EXPECT_LT(run.wall_ms, 3000);
+}
+
+TEST_F(ProbeTest, HttpBodyLimitIsExactAndConfigurable) {
+  // 2 MiB passes with max_body 4 MiB, announced (Content-Length) or streamed to the close.
+  auto s = http("/big/2097152", 5000);
+  s.http.search = "healthy";
+  s.http.max_body = 4u << 20;
+  auto run = run_probe(s);
+  EXPECT_TRUE(run.r.ok) << run.r.reason;
+  s.http.path = "/big-stream/2097152";
   run = run_probe(s);
   EXPECT_TRUE(run.r.ok) << run.r.reason;
-  EXPECT_LT(run.wall_ms, 1500);
+  // With the default 1 MiB both fail: an announced length before reading, a stream on the
+  // first byte past the limit.
+  s.http.max_body = kDefaultMaxBody;
+  run = run_probe(s);
+  EXPECT_EQ(run.r.reason, "body exceeds 1048576 bytes");
+  s.http.path = "/big/2097152";
+  run = run_probe(s);
+  EXPECT_EQ(run.r.reason, "body exceeds 1048576 bytes (Content-Length)");
+  // Exactly at the limit passes; one byte more fails.
+  s.http.max_body = 65536;
+  s.http.path = "/big-stream/65536";
+  EXPECT_TRUE(run_probe(s).r.ok);
+  s.http.path = "/big-stream/65537";
+  EXPECT_EQ(run_probe(s).r.reason, "body exceeds 65536 bytes");
 }
 
 TEST_F(ProbeTest, HttpSlowlorisIsCutAtTheTimeout) {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -437,6 +438,93 @@ TEST_F(ZoneFiles, TestZonesInTheRepositoryLoad) {
     ++n;
   }
   EXPECT_GE(n, 3);
+}
+
+}  // namespace
+}  // namespace steerdns::zone
+
+namespace steerdns::zone {
+namespace {
+
+// Steered rrsets: owner, type, TTL and a steering id, with fail-open data or none.
+struct Steered {
+  Result<std::shared_ptr<const Zone>> zone = Error{"not built"};
+};
+
+Steered build_steered(const std::vector<std::string>& lines,
+                      const std::function<Status(ZoneBuilder&)>& add) {
+  Steered s;
+  Name origin = Name::from_text("example.com.").value();
+  ZoneBuilder zb(origin);
+  TextRecordParser p(origin);
+  std::vector<std::string> all = {"@ 3600 IN SOA ns1 hostmaster 1 7200 3600 1209600 300",
+                                  "@ 3600 IN NS ns1", "ns1 3600 IN A 192.0.2.53"};
+  all.insert(all.end(), lines.begin(), lines.end());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_TRUE(p.parse(all[i], zb, "test.zone", static_cast<uint32_t>(i + 1)).ok());
+  }
+  Status st = add(zb);
+  if (!st) {
+    s.zone = Error{st.error()};
+    return s;
+  }
+  s.zone = zb.build();
+  return s;
+}
+
+TEST(ZoneSteered, SteeredRrsetsCarryTheirIdAndFallback) {
+  Name app = Name::from_text("app.example.com.").value();
+  Name apex = Name::from_text("example.com.").value();
+  auto s = build_steered({"app 60 IN TXT hello"}, [&](ZoneBuilder& zb) -> Status {
+    auto st = zb.add_steered(app, rt::A, 60, 7, {{192, 0, 2, 10}, {192, 0, 2, 11}}, "c.yaml", 9);
+    if (!st) {
+      return st;
+    }
+    return zb.add_steered(apex, rt::A, 30, 8, {}, "c.yaml", 12);  // pure alias: no data
+  });
+  ASSERT_TRUE(s.zone.ok()) << s.zone.error();
+  const Zone& z = **s.zone;
+  const RRset* a = z.rrset(*z.find(app), rt::A);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->steer, 7u);
+  EXPECT_EQ(a->count, 2);
+  EXPECT_EQ(a->ttl, 60u);
+  EXPECT_EQ(z.rrset(*z.find(app), rt::TXT)->steer, kNone);
+  const RRset* ap = z.rrset(z.apex(), rt::A);
+  ASSERT_NE(ap, nullptr);
+  EXPECT_EQ(ap->steer, 8u);
+  EXPECT_EQ(ap->count, 0);
+  EXPECT_EQ(z.record_count(), 6u);  // SOA, NS, glue, TXT and two fallback A records
+}
+
+TEST(ZoneSteered, SemanticChecksTreatThemAsRrsetsOfTheirType) {
+  Name www = Name::from_text("www.example.com.").value();
+  // A steered CNAME (even without data) beside other data.
+  auto s = build_steered({"www 60 IN A 192.0.2.1"}, [&](ZoneBuilder& zb) {
+    return zb.add_steered(www, rt::CNAME, 60, 0, {}, "c.yaml", 5);
+  });
+  ASSERT_FALSE(s.zone.ok());
+  EXPECT_NE(s.zone.error().find("c.yaml:5: CNAME at www.example.com. beside other data"),
+            std::string::npos)
+      << s.zone.error();
+  // Steered and static records of one owner and type.
+  s = build_steered({"www 60 IN A 192.0.2.1"}, [&](ZoneBuilder& zb) {
+    return zb.add_steered(www, rt::A, 60, 0, {{192, 0, 2, 2}}, "c.yaml", 6);
+  });
+  ASSERT_FALSE(s.zone.ok());
+  EXPECT_NE(s.zone.error().find(
+                "c.yaml:6: steered A at www.example.com. beside static A records (test.zone:4)"),
+            std::string::npos)
+      << s.zone.error();
+  // Out of zone, like add().
+  s = build_steered({}, [&](ZoneBuilder& zb) {
+    return zb.add_steered(Name::from_text("www.example.org.").value(), rt::A, 60, 0, {}, "c.yaml",
+                          7);
+  });
+  ASSERT_FALSE(s.zone.ok());
+  EXPECT_NE(s.zone.error().find("c.yaml:7: owner www.example.org. is outside the zone"),
+            std::string::npos)
+      << s.zone.error();
 }
 
 }  // namespace

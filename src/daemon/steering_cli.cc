@@ -1,0 +1,559 @@
+#include "daemon/steering_cli.h"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "daemon/control.h"
+
+namespace steerdns::daemon {
+namespace {
+
+using nlohmann::json;
+
+struct Args {
+  std::string control;
+  bool json_out = false;
+  // override
+  std::string check, member, set;
+  std::string action, reason, author, expires, drain;
+  // approve
+  std::string approve_set;
+  // events
+  size_t last = 20;
+  // explain / simulate
+  std::string name, type, client, ecs;
+  std::vector<std::string> down;
+  std::vector<std::string> only_sets;
+};
+
+int64_t now_wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string iso_time(int64_t wall_ms) {
+  time_t secs = static_cast<time_t>(wall_ms / 1000);
+  tm t{};
+  gmtime_r(&secs, &t);
+  char buf[32];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &t);
+  return buf;
+}
+
+std::string ago(int64_t ms) {
+  if (ms < 0) {
+    ms = 0;
+  }
+  int64_t s = (ms + 999) / 1000;  // "expires in 10m" for an override set for 10m
+  if (s < 120) {
+    return std::to_string(s) + "s";
+  }
+  if (s < 7200) {
+    return std::to_string(s / 60) + "m";
+  }
+  if (s < 2 * 86400) {
+    return std::to_string(s / 3600) + "h" + std::to_string(s % 3600 / 60) + "m";
+  }
+  return std::to_string(s / 86400) + "d";
+}
+
+std::string str(const json& j, const char* k) {
+  auto it = j.find(k);
+  if (it == j.end() || it->is_null()) {
+    return "";
+  }
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+// Sends one steering request; prints the error and returns nullopt-like on failure.
+bool request(const char* what, const Args& a, const json& req, json& out) {
+  if (a.control.empty()) {
+    std::fprintf(stderr, "steerdns %s: give --control PATH (the daemon's control socket)\n", what);
+    return false;
+  }
+  auto r = control_request(a.control, "steer " + req.dump());
+  if (!r) {
+    std::fprintf(stderr, "steerdns %s: %s\n", what, r.error().c_str());
+    return false;
+  }
+  out = json::parse(*r, nullptr, false);
+  if (out.is_discarded()) {
+    std::fprintf(stderr, "steerdns %s: the daemon's reply is not JSON\n", what);
+    return false;
+  }
+  return true;
+}
+
+void print_json(const json& j) {
+  std::printf("%s\n", j.dump(2, ' ', false, json::error_handler_t::replace).c_str());
+}
+
+std::string override_line(const json& o, int64_t now) {
+  std::string s = str(o, "scope") + " " + str(o, "target") + " forced " + str(o, "action");
+  if (o.contains("drain_ms")) {
+    s += " over " + ago(o["drain_ms"].get<int64_t>());
+  }
+  s += " by " + str(o, "author") + " (" + str(o, "reason") + "), expires in " +
+       ago(o.value("expires_wall_ms", int64_t{0}) - now);
+  return s;
+}
+
+int run_status(const Args& a) {
+  json r;
+  if (!request("status", a, json{{"cmd", "status"}}, r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+    return 0;
+  }
+  int64_t now = r.value("now_wall_ms", now_wall_ms());
+  const json& sets = r["sets"];
+  if (sets.empty()) {
+    std::printf("no failover record sets (%s steered sets)\n", str(r, "steered_sets").c_str());
+  } else {
+    std::printf("%-36s %-13s %6s %7s %5s %7s %-8s %s\n", "SET", "PHASE", "ACTIVE", "HEALTHY", "TTL",
+                "SINCE", "FAILBACK", "FLAGS");
+  }
+  for (const auto& s : sets) {
+    std::string flags;
+    if (s.value("frozen", false)) {
+      flags += "frozen ";
+    }
+    if (s.value("awaiting_approval", false)) {
+      flags += "awaiting-approval ";
+    }
+    if (s.value("ramp_share", 0.0) > 0) {
+      flags +=
+          "ramp " + std::to_string(static_cast<int>(s["ramp_share"].get<double>() * 100)) + "% ";
+    }
+    if (!s["overrides"].empty()) {
+      flags += "overridden ";
+    }
+    std::printf("%-36s %-13s %6d %7d %5s %7s %-8s %s\n", str(s, "set").c_str(),
+                str(s, "phase").c_str(), s.value("active_tier", 0), s.value("healthy_tier", 0),
+                str(s, "ttl").c_str(), ago(now - s.value("since_wall_ms", now)).c_str(),
+                str(s, "failback").c_str(), flags.c_str());
+    if (!str(s, "reason").empty()) {
+      std::printf("    why: %s\n", str(s, "reason").c_str());
+    }
+    for (const auto& o : s["overrides"]) {
+      std::printf("    override: %s\n", override_line(o, now).c_str());
+    }
+  }
+  if (!r["overrides"].empty()) {
+    std::printf("overrides:\n");
+    for (const auto& o : r["overrides"]) {
+      std::printf("  %s\n", override_line(o, now).c_str());
+    }
+  }
+  if (r.value("actions_pending", 0) > 0) {
+    std::printf("actions: %s event(s) running or queued\n", str(r, "actions_pending").c_str());
+  }
+  if (r.contains("drills") && !r["drills"].empty()) {
+    std::printf("drills (latest last):\n");
+    for (const auto& d : r["drills"]) {
+      const json& res = d["result"];
+      std::string line = ago(now - d.value("time_ms", now)) + " ago  " + str(d, "actor");
+      if (res.is_object()) {
+        line += "  " + str(res, "result") + "  mode " + str(res, "mode") + "  client move " +
+                str(res, "client_move_ms") + " ms (rto " + str(res, "rto_ms") + " ms)";
+        if (!str(res, "reason").empty()) {
+          line += "  " + str(res, "reason");
+        }
+      } else {
+        line += "  " + res.dump();
+      }
+      std::printf("  %s\n", line.c_str());
+    }
+  }
+  return 0;
+}
+
+// The one of --check / --member / --set that was given.
+bool override_target(const char* what, const Args& a, json& req) {
+  int n = !a.check.empty() + !a.member.empty() + !a.set.empty();
+  if (n != 1) {
+    std::fprintf(stderr,
+                 "steerdns %s: give exactly one of --check ID, --member SET#ID, --set KEY\n", what);
+    return false;
+  }
+  req["scope"] = !a.check.empty() ? "check" : !a.member.empty() ? "member" : "set";
+  req["target"] = !a.check.empty() ? a.check : !a.member.empty() ? a.member : a.set;
+  return true;
+}
+
+int run_override_set(const Args& a) {
+  json req{{"cmd", "override-set"},
+           {"action", a.action},
+           {"reason", a.reason},
+           {"author", a.author},
+           {"expires", a.expires}};
+  if (!a.drain.empty()) {
+    req["drain"] = a.drain;
+  }
+  if (!override_target("override set", a, req)) {
+    return 2;
+  }
+  json r;
+  if (!request("override set", a, req, r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+  } else {
+    std::printf("override set: %s\n", override_line(r, now_wall_ms()).c_str());
+  }
+  return 0;
+}
+
+int run_override_clear(const Args& a) {
+  json req{{"cmd", "override-clear"}, {"author", a.author}};
+  if (!override_target("override clear", a, req)) {
+    return 2;
+  }
+  json r;
+  if (!request("override clear", a, req, r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+  } else {
+    std::printf("override on %s %s cleared\n", str(r, "scope").c_str(), str(r, "target").c_str());
+  }
+  return 0;
+}
+
+int run_override_list(const Args& a) {
+  json r;
+  if (!request("override list", a, json{{"cmd", "override-list"}}, r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+    return 0;
+  }
+  if (r["overrides"].empty()) {
+    std::printf("no overrides\n");
+  }
+  int64_t now = now_wall_ms();
+  for (const auto& o : r["overrides"]) {
+    std::printf("%s\n", override_line(o, now).c_str());
+  }
+  return 0;
+}
+
+int run_approve(const Args& a) {
+  json r;
+  if (!request("failback approve", a,
+               json{{"cmd", "failback-approve"}, {"set", a.approve_set}, {"author", a.author}},
+               r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+  } else {
+    std::printf("failback of %s approved by %s\n", str(r, "set").c_str(),
+                str(r, "approved_by").c_str());
+  }
+  return 0;
+}
+
+int run_events(const Args& a) {
+  json r;
+  if (!request("events", a, json{{"cmd", "events"}, {"last", a.last}}, r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+    return 0;
+  }
+  if (r.contains("warning")) {
+    std::fprintf(stderr, "steerdns events: %s\n", str(r, "warning").c_str());
+  }
+  for (const auto& e : r["events"]) {
+    std::string tiers;
+    if (e.value("from_tier", 0) != 0 || e.value("to_tier", 0) != 0) {
+      tiers = " tier " + str(e, "from_tier") + " -> " + str(e, "to_tier");
+    }
+    std::printf("%s %-26s %s%s: %s [%s]\n", iso_time(e.value("wall_ms", int64_t{0})).c_str(),
+                str(e, "type").c_str(), str(e, "target").c_str(), tiers.c_str(),
+                str(e, "cause").c_str(), str(e, "actor").c_str());
+  }
+  return 0;
+}
+
+std::string values_text(const json& answer) {
+  std::string out = str(answer, "outcome");
+  if (out == "answer") {
+    out.clear();
+    for (const auto& v : answer["values"]) {
+      out += (out.empty() ? "" : " ") + v.get<std::string>();
+    }
+  }
+  return out + " (ttl " + str(answer, "ttl") + ", scope /" + str(answer, "scope") + ")";
+}
+
+int run_explain(const Args& a) {
+  json req{{"cmd", "explain"}, {"name", a.name}, {"type", a.type}};
+  if (!a.client.empty()) {
+    req["client"] = a.client;
+  }
+  if (!a.ecs.empty()) {
+    req["ecs"] = a.ecs;
+  }
+  json r;
+  if (!request("explain", a, req, r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+    return 0;
+  }
+  int64_t now = now_wall_ms();
+  std::printf("%s: %s policy (%s)\n", str(r, "set").c_str(), str(r, "policy").c_str(),
+              str(r, "where").c_str());
+  std::printf("answer: %s\n", values_text(r["answer"]).c_str());
+  if (r.contains("ttl")) {
+    std::printf("ttl: %s because %s\n", str(r["ttl"], "value").c_str(),
+                str(r["ttl"], "why").c_str());
+  }
+  if (r.contains("tier_chosen")) {
+    std::printf("tier chosen: %s (first healthy tier by health: %s)\n",
+                str(r, "tier_chosen").c_str(), str(r, "first_healthy_tier").c_str());
+  }
+  if (r.contains("orchestration")) {
+    const json& o = r["orchestration"];
+    std::printf("orchestration: %s on tier %s since %s ago%s%s: %s\n", str(o, "phase").c_str(),
+                str(o, "active_tier").c_str(), ago(now - o.value("since_wall_ms", now)).c_str(),
+                o.value("frozen", false) ? ", frozen" : "",
+                o.value("awaiting_approval", false) ? ", awaiting approval" : "",
+                str(o, "reason").c_str());
+  }
+  std::printf("members:\n");
+  for (const auto& m : r["members"]) {
+    std::string extra;
+    if (m.contains("tier")) {
+      extra += " tier " + str(m, "tier");
+    }
+    if (m.contains("weight")) {
+      extra += " weight " + str(m, "weight") + " (effective " + str(m, "effective_weight") + ")";
+    }
+    if (m.contains("region")) {
+      extra += " region " + str(m, "region");
+    }
+    std::string source;
+    if (m.contains("check")) {
+      source = " [health source: " + str(m["check"], "source") + "]";
+    }
+    std::printf("  %s %s%s: %s: %s%s\n", m.value("chosen", false) ? "*" : " ",
+                str(m, "set_id").c_str(), extra.c_str(),
+                m.value("healthy", false) ? "healthy" : "UNHEALTHY", str(m, "why").c_str(),
+                source.c_str());    if (m.contains("check") && m["check"].contains("spec")) {
+      const json& sp = m["check"]["spec"];
+      if (str(sp, "kind") == "calculated") {
+        std::printf("      check %s: calculated, healthy when %s of %s are healthy\n",
+                    str(m["check"], "id").c_str(), str(sp, "healthy_threshold").c_str(),
+                    str(sp, "children").c_str());
+      } else {
+        std::printf("      check %s: %s every %s ms, timeout %s ms, down after %s failures, up "
+                    "after %s successes (recheck %s ms x %s probes)\n",
+                    str(m["check"], "id").c_str(), str(sp, "kind").c_str(),
+                    str(sp, "interval_ms").c_str(), str(sp, "timeout_ms").c_str(),
+                    str(sp, "failure_threshold").c_str(), str(sp, "success_threshold").c_str(),
+                    str(sp, "recheck_ms").c_str(), str(sp, "confirm_probes").c_str());
+      }
+    }
+  }
+  std::printf("all-down handling (%s): %s\n", str(r, "on_all_down").c_str(),
+              r.value("all_down_fired", false) ? "FIRED" : "not needed");
+  for (const auto& o : r["overrides"]) {
+    std::printf("override: %s\n", override_line(o, now).c_str());
+  }
+  if (r.contains("steps") && !r["steps"].empty()) {
+    std::printf("decision:\n");
+    for (const auto& s : r["steps"]) {
+      std::printf("  - %s\n", s.get<std::string>().c_str());
+    }
+  }
+  return 0;
+}
+
+int run_simulate(const Args& a) {
+  json req{{"cmd", "simulate"}, {"down", a.down}};
+  if (!a.client.empty()) {
+    req["client"] = a.client;
+  }
+  if (!a.ecs.empty()) {
+    req["ecs"] = a.ecs;
+  }
+  json r;
+  if (!request("simulate", a, req, r)) {
+    return 1;
+  }
+  if (!a.only_sets.empty()) {
+    json kept = json::array();
+    for (const auto& s : r["sets"]) {
+      for (const auto& want : a.only_sets) {
+        if (str(s, "set").rfind(want, 0) == 0) {
+          kept.push_back(s);
+          break;
+        }
+      }
+    }
+    r["sets"] = kept;
+  }
+  if (a.json_out) {
+    print_json(r);
+    return 0;
+  }
+  std::string down;
+  for (const auto& d : r["forced_down"]) {
+    down += (down.empty() ? "" : ", ") + d.get<std::string>();
+  }
+  std::printf("what if %s went down (nothing was changed):\n", down.c_str());
+  size_t changed = 0;
+  for (const auto& s : r["sets"]) {
+    bool c = s.value("changed", false);
+    changed += c ? 1 : 0;
+    std::string after = values_text(s["after"]);
+    if (s.contains("after_phase")) {
+      after += " [" + str(s, "after_phase") + ", tier " + str(s, "after_tier") + "]";
+    }
+    std::printf("  %s %s: %s -> %s\n", c ? "CHANGED" : "same   ", str(s, "set").c_str(),
+                values_text(s["before"]).c_str(), after.c_str());
+  }
+  std::printf("%zu of %zu record sets would change\n", changed, r["sets"].size());
+  return 0;
+}
+
+void control_opts(CLI::App* c, Args& a) {
+  c->add_option("--control", a.control, "The daemon's control socket (required)");
+  c->add_flag("--json", a.json_out, "Print the daemon's JSON reply");
+}
+
+void target_opts(CLI::App* c, Args& a) {
+  c->add_option("--check", a.check, "A health check id: forces the check for every set using it");
+  c->add_option("--member", a.member, "A member: SET#SET_ID, e.g. app.example.test/A#app-primary");
+  c->add_option("--set", a.set, "A record set: NAME/TYPE (or NAME when it has one type)");
+}
+
+}  // namespace
+
+std::function<int()> add_steering_commands(CLI::App& app) {
+  auto a = std::make_shared<Args>();
+
+  CLI::App* status = app.add_subcommand(
+      "status",
+      "Show the failover state of a running daemon: per steered set its phase, active and "
+      "healthy tier, TTL, since when, failback mode, frozen / awaiting approval, overrides");
+  control_opts(status, *a);
+
+  CLI::App* ov = app.add_subcommand(
+      "override",
+      "Force a check, member or record set up, down or draining, with a reason, an "
+      "author and an expiry (set | clear | list)");
+  ov->require_subcommand(1);
+  CLI::App* ov_set = ov->add_subcommand(
+      "set",
+      "Set an override: exactly one of --check/--member/--set, and --action, --reason, "
+      "--author, --expires");
+  target_opts(ov_set, *a);
+  ov_set
+      ->add_option("--action", a->action,
+                   "up (force healthy), down (force unhealthy: traffic moves away), drain "
+                   "(member only: weight ramps to 0 over --drain)")
+      ->required()
+      ->check(CLI::IsMember({"up", "down", "drain"}));
+  ov_set->add_option("--reason", a->reason, "Why (required; shown wherever the state is)")
+      ->required();
+  ov_set->add_option("--author", a->author, "Who sets it (required)")->required();
+  ov_set
+      ->add_option("--expires", a->expires,
+                   "How long it lasts, e.g. 30m, 2h (required: overrides never last forever)")
+      ->required();
+  ov_set->add_option("--drain", a->drain, "With --action drain: how long the ramp to 0 takes");
+  control_opts(ov_set, *a);
+  CLI::App* ov_clear = ov->add_subcommand(
+      "clear", "Remove an override before it expires: one of --check/--member/--set, --author");
+  target_opts(ov_clear, *a);
+  ov_clear->add_option("--author", a->author, "Who clears it (required)")->required();
+  control_opts(ov_clear, *a);
+  CLI::App* ov_list = ov->add_subcommand("list", "List the overrides in force");
+  control_opts(ov_list, *a);
+
+  CLI::App* fb = app.add_subcommand("failback", "Manual failback (approve)");
+  fb->require_subcommand(1);
+  CLI::App* fb_approve = fb->add_subcommand(
+      "approve", "Approve failing back a set held on a later tier (failback: manual)");
+  fb_approve->add_option("set", a->approve_set, "The record set: NAME/TYPE, or NAME")->required();
+  fb_approve->add_option("--author", a->author, "Who approves (required)")->required();
+  control_opts(fb_approve, *a);
+
+  CLI::App* events = app.add_subcommand(
+      "events", "Show the last events: transitions, overrides, approvals, action results");
+  events->add_option("--last", a->last, "How many (default 20; 0 = all)");
+  control_opts(events, *a);
+
+  CLI::App* explain = app.add_subcommand(
+      "explain",
+      "Explain the live answer for NAME TYPE: record set and policy, every member's health and "
+      "its source, tier chosen, all-down handling, TTL and why, overrides");
+  explain->add_option("name", a->name, "The owner name, e.g. app.example.test")->required();
+  explain->add_option("type", a->type, "The record type, e.g. A")->required();
+  auto* client = explain->add_option("--client", a->client,
+                                     "Answer as for this client address (default: no client)");
+  auto* ecs = explain->add_option("--ecs", a->ecs,
+                                  "Answer as for this EDNS Client Subnet, e.g. 203.0.113.0/24");
+  client->excludes(ecs);
+  control_opts(explain, *a);
+
+  CLI::App* simulate = app.add_subcommand(
+      "simulate",
+      "Show how every steered answer would change if these checks went down (what the "
+      "orchestrator would decide, on a scratch copy); changes nothing");
+  simulate->add_option("--down", a->down, "A health check id to treat as down (repeatable)")
+      ->required();
+  auto* sclient = simulate->add_option("--client", a->client, "Answer as for this client");
+  auto* secs = simulate->add_option("--ecs", a->ecs, "Answer as for this EDNS Client Subnet");
+  sclient->excludes(secs);
+  simulate->add_option("--set", a->only_sets, "Show only record sets starting with this key");
+  control_opts(simulate, *a);
+
+  return [=]() -> int {
+    if (status->parsed()) {
+      return run_status(*a);
+    }
+    if (ov_set->parsed()) {
+      return run_override_set(*a);
+    }
+    if (ov_clear->parsed()) {
+      return run_override_clear(*a);
+    }
+    if (ov_list->parsed()) {
+      return run_override_list(*a);
+    }
+    if (fb_approve->parsed()) {
+      return run_approve(*a);
+    }
+    if (events->parsed()) {
+      return run_events(*a);
+    }
+    if (explain->parsed()) {
+      return run_explain(*a);
+    }
+    if (simulate->parsed()) {
+      return run_simulate(*a);
+    }
+    return -1;
+  };
+}
+
+}  // namespace steerdns::daemon
