@@ -3,13 +3,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <string_view>
 #include <vector>
 
 #include "config/health_yaml.h"
 #include "config/loader.h"
 #include "config/suggest.h"
+#include "config/yaml_fields.h"
 
 namespace steerdns::config {
 namespace {
@@ -25,87 +25,37 @@ constexpr std::string_view kMethods[] = {"POST", "PUT", "PATCH", "GET", "DELETE"
 constexpr Millis kMaxTimeoutMs = 3'600'000;
 constexpr int kMaxRetries = 100;
 
-class Parser {
+class Parser : public YamlFieldReader {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
+  explicit Parser(std::string file) : YamlFieldReader(std::move(file)) {}
 
   Result<dr::ActionsSpec> parse(const YAML::Node& node);
 
  private:
-  std::string at(const YAML::Node& n) const {
-    int line = n.IsDefined() ? n.Mark().line : -1;
-    return file_ + ":" + std::to_string(line < 0 ? 1 : line + 1);
-  }
   // "file:line: actions: on_failover[2]: field: reason"
-  Error err(const YAML::Node& n, const std::string& field, const std::string& why) const {
+  Error err(const YAML::Node& n, const std::string& field, const std::string& why) const override {
     std::string who = where_.empty() ? "actions" : "actions: " + where_;
     return Error{at(n) + ": " + who + (field.empty() ? "" : ": " + field) + ": " + why};
   }
-  Result<std::string> str(const std::string& key, const YAML::Node& v) const {
-    if (!v.IsScalar()) {
-      return err(v, key, std::string("must be a string, not ") + yaml_kind(v));
-    }
-    return v.Scalar();
-  }
-  Result<std::vector<std::string>> str_list(const std::string& key, const YAML::Node& v) const;
   Result<Millis> duration(const std::string& key, const YAML::Node& v, Millis lo, Millis hi) const;
-  Result<int64_t> integer(const std::string& key, const YAML::Node& v, int64_t lo,
-                          int64_t hi) const;
   Result<ActionSpec> action(const YAML::Node& n);
   steerdns::Status url(const YAML::Node& v, ActionSpec& a) const;
 
-  std::string file_;
   std::string where_;  // "on_failover[2]"
 };
 
-Result<std::vector<std::string>> Parser::str_list(const std::string& key,
-                                                  const YAML::Node& v) const {
-  if (!v.IsSequence()) {
-    return err(v, key, std::string("must be a list, not ") + yaml_kind(v));
-  }
-  std::vector<std::string> out;
-  for (const auto& item : v) {
-    auto s = str(key, item);
-    if (!s) {
-      return Error{s.error()};
-    }
-    out.push_back(*s);
-  }
-  return out;
-}
-
 Result<Millis> Parser::duration(const std::string& key, const YAML::Node& v, Millis lo,
                                 Millis hi) const {
-  auto s = str(key, v);
-  if (!s) {
-    return Error{s.error()};
-  }
-  auto d = parse_duration_ms(*s);
+  auto d = YamlFieldReader::duration(key, v);
   if (!d) {
-    return err(v, key, d.error());
+    return Error{d.error()};
   }
   if (*d < lo || *d > hi) {
-    return err(v, key,
-               *s + " is out of range " + std::to_string(lo) + "ms.." + std::to_string(hi) + "ms");
+    return err(
+        v, key,
+        v.Scalar() + " is out of range " + std::to_string(lo) + "ms.." + std::to_string(hi) + "ms");
   }
   return *d;
-}
-
-Result<int64_t> Parser::integer(const std::string& key, const YAML::Node& v, int64_t lo,
-                                int64_t hi) const {
-  auto s = str(key, v);
-  if (!s) {
-    return Error{s.error()};
-  }
-  int64_t x = 0;
-  auto [p, ec] = std::from_chars(s->data(), s->data() + s->size(), x);
-  if (s->empty() || ec != std::errc() || p != s->data() + s->size()) {
-    return err(v, key, "must be a whole number, not '" + *s + "'");
-  }
-  if (x < lo || x > hi) {
-    return err(v, key, *s + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
-  }
-  return x;
 }
 
 steerdns::Status Parser::url(const YAML::Node& v, ActionSpec& a) const {
@@ -338,39 +288,6 @@ Result<dr::ActionsSpec> parse_actions(const YAML::Node& node, const std::string&
   return Parser(file).parse(node);
 }
 
-namespace {
-
-std::string lower(std::string s) {
-  for (auto& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
-
-// "App.Example.test" -> "app.example.test." (as dr/actions.cc compares names)
-std::string norm_name(std::string s) {
-  s = lower(std::move(s));
-  if (s.empty() || s.back() != '.') {
-    s += '.';
-  }
-  return s;
-}
-
-// Whether the filter entry `f` (NAME or NAME/TYPE) selects the record set with key
-// "name./TYPE"; the same rule as sets_match() in dr/actions.cc.
-bool filter_matches(const std::string& f, const std::string& key) {
-  auto slash = key.rfind('/');
-  std::string name = norm_name(key.substr(0, slash));
-  std::string type = lower(key.substr(slash + 1));
-  auto sl = f.rfind('/');
-  if (sl == std::string::npos) {
-    return norm_name(f) == name;
-  }
-  return norm_name(f.substr(0, sl)) == name && lower(f.substr(sl + 1)) == type;
-}
-
-}  // namespace
-
 steerdns::Status check_action_sets(const YAML::Node& node, const std::string& file,
                                    const policy::SteeringSpec& steering) {
   if (!node.IsDefined() || !node.IsMap()) {
@@ -394,7 +311,7 @@ steerdns::Status check_action_sets(const YAML::Node& node, const std::string& fi
       for (const auto& entry : item["sets"]) {
         const std::string& f = entry.Scalar();
         if (std::any_of(keys.begin(), keys.end(),
-                        [&](const std::string& k) { return filter_matches(f, k); })) {
+                        [&](const std::string& k) { return dr::set_filter_matches(f, k); })) {
           continue;
         }
         // Suggest in the form that was written: with or without /TYPE and the final dot.

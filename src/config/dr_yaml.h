@@ -26,8 +26,9 @@ namespace steerdns::config {
 Result<dr::ActionsSpec> parse_actions(const YAML::Node& node, const std::string& file);
 
 // Every name in an action's `sets:` must match a steered record set of `steering`, by the
-// runner's rule (dr/actions.cc: NAME matches every type of the name, NAME/TYPE one set; case
-// and the final dot do not matter); a filter that matches nothing would silently never run.
+// runner's rule (dr::set_filter_matches: NAME matches every type of the name, NAME/TYPE one
+// set; case and the final dot do not matter); a filter that matches nothing would silently
+// never run.
 // `node` is the `actions:` value parse_actions() accepted (for positions). The loader calls
 // this once the zones are read. Errors read "file:line: actions: on_failover[1]: sets: no
 // steered record set 'ap.example.test' (did you mean 'app.example.test'?)".

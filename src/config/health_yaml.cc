@@ -10,6 +10,7 @@
 
 #include "config/loader.h"
 #include "config/suggest.h"
+#include "config/yaml_fields.h"
 
 namespace steerdns::config {
 namespace {
@@ -109,48 +110,31 @@ std::string types_text(unsigned bits) {
   return out;
 }
 
-class Parser {
+class Parser : public YamlFieldReader {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
+  explicit Parser(std::string file) : YamlFieldReader(std::move(file)) {}
 
   Result<std::vector<CheckSpec>> parse(const YAML::Node& node);
 
  private:
-  std::string at(const YAML::Node& n) const {
-    int line = n.IsDefined() ? n.Mark().line : -1;
-    return file_ + ":" + std::to_string(line < 0 ? 1 : line + 1);
-  }
   // "file:line: health check 'id': field: reason"
-  Error err(const YAML::Node& n, const std::string& field, const std::string& why) const {
+  Error err(const YAML::Node& n, const std::string& field, const std::string& why) const override {
     std::string who = id_.empty() ? "health check" : "health check '" + id_ + "'";
     return Error{at(n) + ": " + who + ": " + field + ": " + why};
   }
 
   // `key_id`: the mapping key in the `health_checks: {ID: {...}}` form.
   Result<CheckSpec> check(const YAML::Node& n, const YAML::Node* key_id = nullptr);
-  Result<std::string> str(const std::string& key, const YAML::Node& v) const;
   // Bytes: a whole number with an optional unit (B, KiB/KB/K, MiB/MB/M, GiB/GB/G; all 1024-based).
   Result<int64_t> byte_size(const std::string& key, const YAML::Node& v, int64_t lo,
                             int64_t hi) const;
-  Result<int64_t> integer(const std::string& key, const YAML::Node& v, int64_t lo,
-                          int64_t hi) const;
   Result<bool> boolean(const std::string& key, const YAML::Node& v) const;
-  Result<int64_t> duration(const std::string& key, const YAML::Node& v) const;
   Result<health::Status> status(const std::string& key, const YAML::Node& v) const;
-  Result<std::vector<std::string>> str_list(const std::string& key, const YAML::Node& v) const;
   steerdns::Status url(const YAML::Node& v, CheckSpec& s) const;
   steerdns::Status expect_status(const YAML::Node& v, CheckSpec& s) const;
 
-  std::string file_;
   std::string id_;
 };
-
-Result<std::string> Parser::str(const std::string& key, const YAML::Node& v) const {
-  if (!v.IsScalar()) {
-    return err(v, key, std::string("must be a string, not ") + yaml_kind(v));
-  }
-  return v.Scalar();
-}
 
 // Splits "4 MiB" into 4 and "MiB" (spaces dropped); false unless it starts with a number.
 bool split_number(const std::string& s, int64_t& x, std::string& rest) {
@@ -161,23 +145,6 @@ bool split_number(const std::string& s, int64_t& x, std::string& rest) {
   rest.assign(p, static_cast<size_t>(s.data() + s.size() - p));
   rest.erase(0, rest.find_first_not_of(' '));
   return true;
-}
-
-Result<int64_t> Parser::integer(const std::string& key, const YAML::Node& v, int64_t lo,
-                                int64_t hi) const {
-  auto s = str(key, v);
-  if (!s) {
-    return Error{s.error()};
-  }
-  int64_t x = 0;
-  std::string rest;
-  if (!split_number(*s, x, rest) || !rest.empty() || s->back() == ' ') {
-    return err(v, key, "must be a whole number, not '" + *s + "'");
-  }
-  if (x < lo || x > hi) {
-    return err(v, key, *s + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
-  }
-  return x;
 }
 
 Result<int64_t> Parser::byte_size(const std::string& key, const YAML::Node& v, int64_t lo,
@@ -218,18 +185,6 @@ Result<bool> Parser::boolean(const std::string& key, const YAML::Node& v) const 
   return b;
 }
 
-Result<int64_t> Parser::duration(const std::string& key, const YAML::Node& v) const {
-  auto s = str(key, v);
-  if (!s) {
-    return Error{s.error()};
-  }
-  auto d = parse_duration_ms(*s);
-  if (!d) {
-    return err(v, key, d.error());
-  }
-  return *d;
-}
-
 Result<health::Status> Parser::status(const std::string& key, const YAML::Node& v) const {
   auto s = str(key, v);
   if (!s) {
@@ -247,22 +202,6 @@ Result<health::Status> Parser::status(const std::string& key, const YAML::Node& 
   return err(v, key,
              "'" + *s + "' is not one of healthy, unhealthy, unknown" +
                  did_you_mean(*s, {"healthy", "unhealthy", "unknown"}));
-}
-
-Result<std::vector<std::string>> Parser::str_list(const std::string& key,
-                                                  const YAML::Node& v) const {
-  if (!v.IsSequence()) {
-    return err(v, key, std::string("must be a list, not ") + yaml_kind(v));
-  }
-  std::vector<std::string> out;
-  for (const auto& item : v) {
-    auto s = str(key, item);
-    if (!s) {
-      return Error{s.error()};
-    }
-    out.push_back(*s);
-  }
-  return out;
 }
 
 // scheme://host[:port][/path][?query]; IPv6 literals in brackets.

@@ -29,6 +29,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "config/loader.h"
@@ -662,6 +663,10 @@ class LocalDrill {
   // Polls `pred` every kTick until it returns true; false on timeout, interruption, or when
   // the daemon exits (then `why` says so).
   bool poll_until(const std::function<bool()>& pred, Millis timeout_ms, std::string& why);
+  // Polls until `until` (steady ms) that every answer is the secondary alone; false at the
+  // first other answer (`why` = moved.first + answer + moved.second) or as poll_until.
+  bool stays_secondary(DnsClient& dns, Millis until, Millis timeout_ms,
+                       const std::pair<const char*, const char*>& moved, std::string& why);
 
   const DrillOptions& o_;
   Timeline& tl_;
@@ -753,6 +758,24 @@ bool LocalDrill::poll_until(const std::function<bool()>& pred, Millis timeout_ms
 
 bool is_only(const Answer& a, const char* ip) {
   return a.ok && a.rcode == 0 && a.values.size() == 1 && a.values[0] == ip;
+}
+
+bool LocalDrill::stays_secondary(DnsClient& dns, Millis until, Millis timeout_ms,
+                                 const std::pair<const char*, const char*>& moved,
+                                 std::string& why) {
+  bool left = false;
+  bool held = poll_until(
+      [&] {
+        Answer a = dns.ask();
+        if (!is_only(a, kSecondaryIp)) {
+          why = moved.first + a.text() + moved.second;
+          left = true;
+          return true;
+        }
+        return steady_ms() >= until;
+      },
+      timeout_ms, why);
+  return held && !left;
 }
 
 std::string LocalDrill::cycle(const std::string& mode, json& run) {
@@ -889,19 +912,8 @@ std::string LocalDrill::cycle(const std::string& mode, json& run) {
   if (o_.wait_ttl) {
     // Waits for the computed move and checks that a client re-resolving then gets the
     // secondary; the answer must not flip back meanwhile.
-    bool flipped = false;
-    bool held = poll_until(
-        [&] {
-          Answer a = dns.ask();
-          if (!is_only(a, kSecondaryIp)) {
-            why = "the answer changed to " + a.text() + " while waiting for the TTL";
-            flipped = true;
-            return true;
-          }
-          return steady_ms() >= t_move;
-        },
-        t_move - steady_ms() + o_.timeout_ms, why);
-    if (!held || flipped) {
+    if (!stays_secondary(dns, t_move, t_move - steady_ms() + o_.timeout_ms,
+                         {"the answer changed to ", " while waiting for the TTL"}, why)) {
       return "[" + mode + "] waiting for the TTL: " + why;
     }
     tl_.add("[" + mode + "] waited for the TTL: a client re-resolving now gets " +
@@ -942,22 +954,19 @@ std::string LocalDrill::cycle(const std::string& mode, json& run) {
              {"healthy_ms", t_healthy - t_restore}};
 
   Millis t_back = -1;
+  // Sets t_back at the first answer that is the primary alone.
+  auto back_on_primary = [&] {
+    if (is_only(dns.ask(), kPrimaryIp)) {
+      t_back = steady_ms();
+      return true;
+    }
+    return false;
+  };
   if (mode == "manual") {
     // Stays on the secondary until approved: checked for --approve-after, then approved.
     Millis approve_at = t_healthy + o_.approve_after_ms;
-    bool moved = false;
-    bool stayed = poll_until(
-        [&] {
-          Answer a = dns.ask();
-          if (!is_only(a, kSecondaryIp)) {
-            why = "answer " + a.text() + " before approval";
-            moved = true;
-            return true;
-          }
-          return steady_ms() >= approve_at;
-        },
-        o_.approve_after_ms + o_.timeout_ms, why);
-    if (!stayed || moved) {
+    if (!stays_secondary(dns, approve_at, o_.approve_after_ms + o_.timeout_ms,
+                         {"answer ", " before approval"}, why)) {
       return "[manual] the answer must stay on the secondary until approved: " + why;
     }
     tl_.add("[manual] still on the secondary " + dur_text(steady_ms() - t_healthy) +
@@ -972,15 +981,7 @@ std::string LocalDrill::cycle(const std::string& mode, json& run) {
     tl_.add(t_approve, std::string("[manual] failback approved (steerdns failback approve ") +
                            kSetKey + " --author drill)");
     fb["approve_t_ms"] = tl_.rel(t_approve);
-    bool back = poll_until(
-        [&] {
-          if (is_only(dns.ask(), kPrimaryIp)) {
-            t_back = steady_ms();
-            return true;
-          }
-          return false;
-        },
-        o_.timeout_ms, why);
+    bool back = poll_until(back_on_primary, o_.timeout_ms, why);
     if (!back) {
       return "[manual] the answer did not go back to the primary after approval: " + why;
     }
@@ -1021,15 +1022,7 @@ std::string LocalDrill::cycle(const std::string& mode, json& run) {
     fb["ramp_ms"] = t_back - t_first;
     fb["samples"] = std::move(samples);
   } else {
-    bool back = poll_until(
-        [&] {
-          if (is_only(dns.ask(), kPrimaryIp)) {
-            t_back = steady_ms();
-            return true;
-          }
-          return false;
-        },
-        o_.stabilize_ms + o_.timeout_ms, why);
+    bool back = poll_until(back_on_primary, o_.stabilize_ms + o_.timeout_ms, why);
     if (!back) {
       return "[auto] the answer did not go back to the primary: " + why;
     }
@@ -1507,37 +1500,27 @@ Result<uint32_t> seconds_flag(const char* flag, const std::string& text) {
 int drill_from_flags(DrillFlags& f) {
   DrillOptions o = f.o;
   std::string bad;
-  auto dur = [&](const char* flag, const std::string& text, Millis& out) {
+  // The flags in order: the first bad one is reported and the rest are not parsed.
+  auto take = [&](auto parse, const char* flag, const std::string& text, auto& out) {
     if (!bad.empty()) {
       return;
     }
-    auto d = duration_flag(flag, text);
+    auto d = parse(flag, text);
     if (!d) {
       bad = d.error();
     } else {
       out = *d;
     }
   };
-  auto secs = [&](const char* flag, const std::string& text, uint32_t& out) {
-    if (!bad.empty()) {
-      return;
-    }
-    auto d = seconds_flag(flag, text);
-    if (!d) {
-      bad = d.error();
-    } else {
-      out = *d;
-    }
-  };
-  dur("--rto", f.rto, o.rto_ms);
-  dur("--interval", f.interval, o.interval_ms);
-  dur("--stabilize", f.stabilize, o.stabilize_ms);
-  dur("--ramp", f.ramp, o.ramp_ms);
-  dur("--approve-after", f.approve_after, o.approve_after_ms);
-  dur("--timeout", f.timeout, o.timeout_ms);
-  dur("--for", f.for_, o.for_ms);
-  secs("--ttl", f.ttl, o.ttl);
-  secs("--failover-ttl", f.failover_ttl, o.failover_ttl);
+  take(duration_flag, "--rto", f.rto, o.rto_ms);
+  take(duration_flag, "--interval", f.interval, o.interval_ms);
+  take(duration_flag, "--stabilize", f.stabilize, o.stabilize_ms);
+  take(duration_flag, "--ramp", f.ramp, o.ramp_ms);
+  take(duration_flag, "--approve-after", f.approve_after, o.approve_after_ms);
+  take(duration_flag, "--timeout", f.timeout, o.timeout_ms);
+  take(duration_flag, "--for", f.for_, o.for_ms);
+  take(seconds_flag, "--ttl", f.ttl, o.ttl);
+  take(seconds_flag, "--failover-ttl", f.failover_ttl, o.failover_ttl);
   o.failback.clear();
   std::stringstream modes(f.failback);
   for (std::string m; std::getline(modes, m, ',');) {

@@ -7,8 +7,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,9 +18,9 @@
 #include <ctime>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <system_error>
 #include <utility>
 
+#include "core/spawn.h"
 #include "core/version.h"
 
 extern char** environ;
@@ -52,15 +50,6 @@ std::string iso_time(Millis wall_ms) {
 std::string lower(std::string s) {
   for (auto& c : s) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
-
-// "App.Example.test" -> "app.example.test."
-std::string norm_name(std::string s) {
-  s = lower(std::move(s));
-  if (s.empty() || s.back() != '.') {
-    s += '.';
   }
   return s;
 }
@@ -117,12 +106,6 @@ int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return (*ctx->cancel && (*ctx->cancel)()) ? 1 : 0;
 }
 
-// ---- exec ----
-
-int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
-std::string errno_text(int err) { return std::system_category().message(err); }
-
 }  // namespace
 
 std::string payload_json(const Event& e) {
@@ -149,15 +132,8 @@ bool sets_match(const std::vector<std::string>& sets, const std::string& set_key
   if (slash == std::string::npos) {
     return false;  // not about a record set (a check override): only unfiltered actions
   }
-  std::string name = norm_name(set_key.substr(0, slash));
-  std::string type = lower(set_key.substr(slash + 1));
   for (const auto& s : sets) {
-    auto sl = s.rfind('/');
-    if (sl == std::string::npos) {
-      if (norm_name(s) == name) {
-        return true;
-      }
-    } else if (norm_name(s.substr(0, sl)) == name && lower(s.substr(sl + 1)) == type) {
+    if (set_filter_matches(s, set_key)) {
       return true;
     }
   }
@@ -273,64 +249,24 @@ AttemptResult run_exec(const ActionSpec& a, const Event& e, int attempt,
     envp.push_back(s.data());
   }
   envp.push_back(nullptr);
-  std::vector<std::string> argv_store = a.argv;
-  std::vector<char*> argv;
-  for (auto& s : argv_store) {
-    argv.push_back(s.data());
+  core::SpawnedChild child = core::spawn_captured(a.argv, envp.data());
+  if (child.failed == core::SpawnedChild::Failed::kExec) {
+    return {false, "cannot run " + a.argv[0] + ": " + child.error_text()};
   }
-  argv.push_back(nullptr);
-
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    return {false, "pipe: " + errno_text(errno)};
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-  posix_spawn_file_actions_addclosefrom_np(&fa, 3);  // no DNS sockets in the child
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none;
-  sigemptyset(&none);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int s : {SIGPIPE, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) {
-    sigaddset(&defaults, s);
-  }
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  // Own session and process group: the timeout kills what the command started too.
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid = 0;
-  int rc = a.argv[0].find('/') != std::string::npos
-               ? ::posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), envp.data())
-               : ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    return {false, "cannot run " + a.argv[0] + ": " + errno_text(rc)};
+  if (child.failed != core::SpawnedChild::Failed::kNo) {
+    return {false, child.error_text()};
   }
   Millis t0 = steady_ms();
-  int pfd = pidfd_open(pid);
-  if (pfd < 0) {
-    int err = errno;
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    ::close(fds[0]);
-    return {false, "pidfd_open: " + errno_text(err)};
-  }
-  ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
+  const pid_t pid = child.pid;
+  const int pfd = child.pidfd;
+  const int out_fd = child.out_fd;
+  ::fcntl(out_fd, F_SETFL, ::fcntl(out_fd, F_GETFL) | O_NONBLOCK);
   std::string out;
   bool pipe_open = true;
   auto drain = [&] {
     char buf[4096];
     for (;;) {
-      ssize_t n = ::read(fds[0], buf, sizeof buf);
+      ssize_t n = ::read(out_fd, buf, sizeof buf);
       if (n > 0) {
         if (out.size() < a.max_output) {
           out.append(buf, std::min(static_cast<size_t>(n), a.max_output - out.size()));
@@ -358,7 +294,7 @@ AttemptResult run_exec(const ActionSpec& a, const Event& e, int attempt,
       cancelled = true;
       break;
     }
-    pollfd p[2] = {{pfd, POLLIN, 0}, {pipe_open ? fds[0] : -1, POLLIN, 0}};
+    pollfd p[2] = {{pfd, POLLIN, 0}, {pipe_open ? out_fd : -1, POLLIN, 0}};
     int n = ::poll(p, 2, static_cast<int>(std::min<Millis>(left, 100)));
     if (n < 0 && errno != EINTR) {
       break;
@@ -379,7 +315,7 @@ AttemptResult run_exec(const ActionSpec& a, const Event& e, int attempt,
   Millis took = steady_ms() - t0;
   drain();  // what the command wrote just before exiting
   ::close(pfd);
-  ::close(fds[0]);
+  ::close(out_fd);
 
   AttemptResult r;
   std::string output = quote_output(out);

@@ -2,6 +2,7 @@
 // What to run when the orchestrator emits an event: the `actions:` section of the config.
 // Plain data (header only) so that config/ can build it without linking dr/. The runner is in
 // dr/actions.h; the YAML schema is in docs/actions.md.
+#include <cctype>
 #include <cstddef>
 #include <map>
 #include <string>
@@ -54,6 +55,34 @@ inline constexpr std::string_view kActionEventTypes[] = {
     "override_cleared",
     "failback_pending_cancelled",
 };
+
+// Whether `filter`, an entry of ActionSpec::sets, selects the record set keyed "name./TYPE":
+// NAME matches every type of the name, NAME/TYPE one set; case-insensitive, final dot optional.
+// The one rule for the runner (dr::sets_match) and the config check (config/dr_yaml.cc).
+inline bool set_filter_matches(std::string_view filter, std::string_view set_key) {
+  auto lower = [](std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
+  };
+  auto norm_name = [&](std::string_view s) {  // "App.Example.test" -> "app.example.test."
+    std::string out = lower(s);
+    if (out.empty() || out.back() != '.') {
+      out += '.';
+    }
+    return out;
+  };
+  auto slash = set_key.rfind('/');
+  std::string name = norm_name(set_key.substr(0, slash));
+  std::string type = lower(set_key.substr(slash + 1));
+  auto sl = filter.rfind('/');
+  if (sl == std::string_view::npos) {
+    return norm_name(filter) == name;
+  }
+  return norm_name(filter.substr(0, sl)) == name && lower(filter.substr(sl + 1)) == type;
+}
 
 struct ActionsSpec {
   // event type -> actions run in this order

@@ -2,10 +2,7 @@
 // the exit on a pidfd with Asio, kill the whole process group at the timeout. Exit 0 is healthy;
 // the first line of output is the reason. Output beyond max_output is read and discarded, so a
 // chatty command is neither blocked on a full pipe nor killed by SIGPIPE.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/spawn.h"
 #include "health/probe_kinds.h"
 
 extern char** environ;
@@ -26,8 +24,6 @@ namespace steerdns::health::detail {
 namespace {
 
 namespace asio = boost::asio;
-
-int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 
 class ExecProbe : public ProbeBase, public std::enable_shared_from_this<ExecProbe> {
  public:
@@ -70,60 +66,16 @@ class ExecProbe : public ProbeBase, public std::enable_shared_from_this<ExecProb
 
  private:
   std::string spawn() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
-      return std::string("exec: pipe: ") + std::system_category().message(errno);
+    core::SpawnedChild child = core::spawn_captured(argv_, environ);
+    if (child.failed == core::SpawnedChild::Failed::kExec) {
+      return "exec " + argv_[0] + ": " + child.error_text();
     }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    // Our sockets (DNS listeners, API) must not leak into the child.
-    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none;
-    sigemptyset(&none);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (int s : {SIGPIPE, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGCHLD, SIGUSR1, SIGUSR2}) {
-      sigaddset(&defaults, s);
+    if (child.failed != core::SpawnedChild::Failed::kNo) {
+      return "exec: " + child.error_text();
     }
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    // Own session and process group, so the timeout kills what the command started too.
-    posix_spawnattr_setflags(&attr,
-                             POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    std::vector<char*> argv;
-    argv.reserve(argv_.size() + 1);
-    for (auto& a : argv_) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    int rc = argv_[0].find('/') != std::string::npos
-                 ? ::posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ)
-                 : ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      return "exec " + argv_[0] + ": " + std::system_category().message(rc);
-    }
-    pid_ = pid;
-    int pfd = pidfd_open(pid);
-    if (pfd < 0) {
-      int err = errno;
-      ::close(fds[0]);
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-      reaped_ = true;
-      return std::string("exec: pidfd_open: ") + std::system_category().message(err);
-    }
-    out_.assign(fds[0]);
-    pidfd_.assign(pfd);
+    pid_ = child.pid;
+    out_.assign(child.out_fd);
+    pidfd_.assign(child.pidfd);
     return {};
   }
 

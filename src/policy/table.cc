@@ -195,6 +195,27 @@ Selection Table::Impl::select(uint32_t id, const Client& c, uint64_t entropy, in
     sel.scope = std::max(sel.scope, scope);
     return sel;
   };
+  // Geo and subnet: the first healthy member of the chain (the match, then the default); none
+  // healthy: on_all_down, else the first of the chain; an empty chain is NODATA.
+  auto first_of_chain = [&](const uint32_t* chain, int n, uint8_t scope,
+                            const char* nodata_note) -> Selection {
+    if (n == 0) {
+      STEER_NOTE(nodata_note);
+      out.outcome = Selection::Outcome::kNodata;
+      out.ttl = s.ttl;
+      out.scope = scope;
+      return out;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (s.members[chain[i]].healthy) {
+        return with_scope(member_answer(s, chain[i], c, entropy, depth, varies, tr), scope);
+      }
+    }
+    if (all_down(s, &out, tr, depth)) {
+      return with_scope(out, scope);
+    }
+    return with_scope(member_answer(s, chain[0], c, entropy, depth, varies, tr), scope);
+  };
   if (s.forced_down) {
     STEER_NOTE("record set forced down by an override");
   }
@@ -376,22 +397,7 @@ Selection Table::Impl::select(uint32_t id, const Client& c, uint64_t entropy, in
       if (s.geo_default >= 0) {
         chain[n++] = static_cast<uint32_t>(s.geo_default);
       }
-      if (n == 0) {
-        STEER_NOTE("no location matches and no default: NODATA");
-        out.outcome = Selection::Outcome::kNodata;
-        out.ttl = s.ttl;
-        out.scope = scope;
-        return out;
-      }
-      for (int i = 0; i < n; ++i) {
-        if (s.members[chain[i]].healthy) {
-          return with_scope(member_answer(s, chain[i], c, entropy, depth, varies, tr), scope);
-        }
-      }
-      if (all_down(s, &out, tr, depth)) {
-        return with_scope(out, scope);
-      }
-      return with_scope(member_answer(s, chain[0], c, entropy, depth, varies, tr), scope);
+      return first_of_chain(chain, n, scope, "no location matches and no default: NODATA");
     }
     case Policy::kSubnet: {
       uint32_t chain[2];
@@ -412,22 +418,7 @@ Selection Table::Impl::select(uint32_t id, const Client& c, uint64_t entropy, in
       if (s.subnet_default >= 0) {
         chain[n++] = static_cast<uint32_t>(s.subnet_default);
       }
-      if (n == 0) {
-        STEER_NOTE("no subnet matches and no default: NODATA");
-        out.outcome = Selection::Outcome::kNodata;
-        out.ttl = s.ttl;
-        out.scope = scope;
-        return out;
-      }
-      for (int i = 0; i < n; ++i) {
-        if (s.members[chain[i]].healthy) {
-          return with_scope(member_answer(s, chain[i], c, entropy, depth, varies, tr), scope);
-        }
-      }
-      if (all_down(s, &out, tr, depth)) {
-        return with_scope(out, scope);
-      }
-      return with_scope(member_answer(s, chain[0], c, entropy, depth, varies, tr), scope);
+      return first_of_chain(chain, n, scope, "no subnet matches and no default: NODATA");
     }
     case Policy::kMultivalue: {
       if (s.multi_all_down && all_down(s, &out, tr, depth)) {

@@ -10,6 +10,16 @@
 namespace steerdns::dr::test {
 namespace {
 
+// Gradual failback that starts as soon as the primary is healthy again (no stabilize, no
+// minimum time in a state).
+policy::RecordSet ImmediateGradualSet() {
+  auto rs = FailoverSet();
+  rs.failback = policy::FailbackMode::kGradual;
+  rs.stabilize_ms = 0;
+  rs.min_state_ms = 0;
+  return rs;
+}
+
 TEST(Orchestrator, StartsNormalAndFollowsHealth) {
   Rig r(FailoverSet());
   EXPECT_TRUE(r.step(0));  // first update publishes
@@ -43,11 +53,7 @@ TEST(Orchestrator, ImmediateFailover) {
 }
 
 TEST(Orchestrator, CausesNameChecksForFailbackRollbackAndAllDown) {
-  auto rs = FailoverSet();
-  rs.failback = policy::FailbackMode::kGradual;
-  rs.stabilize_ms = 0;
-  rs.min_state_ms = 0;
-  Rig r(rs);
+  Rig r(ImmediateGradualSet());
   r.step(0);
   r.reasons["c1"] = "connect: refused";
   r.step(kSec, {{"c1", kDown}});
@@ -284,11 +290,7 @@ TEST(Orchestrator, GradualRampStepsAndCompletes) {
 }
 
 TEST(Orchestrator, GradualRampSplitsAnswers) {
-  auto rs = FailoverSet();
-  rs.failback = policy::FailbackMode::kGradual;
-  rs.stabilize_ms = 0;
-  rs.min_state_ms = 0;
-  Rig r(rs);
+  Rig r(ImmediateGradualSet());
   r.step(0, {{"c1", kDown}});
   r.step(kSec, {{"c1", kUp}});
   r.step(35 * kSec);  // share 0.4
@@ -303,11 +305,7 @@ TEST(Orchestrator, GradualRampSplitsAnswers) {
 }
 
 TEST(Orchestrator, GradualRollbackWhenPrimaryDegrades) {
-  auto rs = FailoverSet();
-  rs.failback = policy::FailbackMode::kGradual;
-  rs.stabilize_ms = 0;
-  rs.min_state_ms = 0;
-  Rig r(rs);
+  Rig r(ImmediateGradualSet());
   r.step(0, {{"c1", kDown}});
   r.step(kSec, {{"c1", kUp}});
   r.step(25 * kSec);

@@ -6,6 +6,7 @@
 // File format (see tests/scenarios/README.md):
 //   description: text
 //   config: { ...a steerdns config: health_checks, zones, latency_map, ... }
+//           ("@MMDB@" in it is replaced by a test GeoIP database built for the run)
 //   timeline:
 //     - at: 10s                      # simulated time since start; timers due before it fire first
 //       health: { check-id: healthy|unhealthy|unknown, ... }
@@ -170,8 +171,16 @@ class Scenario {
     {
       YAML::Emitter out;
       out << cfg;
+      std::string text = out.c_str();
+      // "@MMDB@" stands for a small GeoIP database built for the run (tests/testlib/make_mmdb.pl).
+      if (auto at = text.find("@MMDB@"); at != std::string::npos) {
+        std::string db = (dir / "geo.mmdb").string();
+        std::string cmd = "perl " STEERDNS_SOURCE_DIR "/tests/testlib/make_mmdb.pl " + db;
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << "make_mmdb.pl failed (libmaxmind-db-writer-perl)";
+        text.replace(at, 6, db);
+      }
       std::ofstream f(path);
-      f << out.c_str() << "\n";
+      f << text << "\n";
     }
     // Relative paths in the scenario (geoip databases) are relative to tests/scenarios.
     auto loaded = config::load_config_file(path.string());
