@@ -304,7 +304,8 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   }
   auto top = fields(
       root, "the config",
-      {"server", "zones", "health_checks", "latency_map", "geoip", "actions", "alerts", "slo"});
+      {"server", "zones", "health_checks", "latency_map", "latency_measured_rtt", "geoip",
+       "actions", "alerts", "slo"});
   if (!top) {
     return Error{top.error()};
   }
@@ -339,6 +340,13 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   }
   if (const Entry* e = top->find("latency_map")) {
     CONFIG_TRY(latency_map(*e));
+  }
+  if (const Entry* e = top->find("latency_measured_rtt")) {
+    auto v = boolean(*e);
+    if (!v) {
+      return Error{v.error()};
+    }
+    spec_.latency_use_measured_rtt = *v;
   }
   if (const Entry* e = top->find("geoip")) {
     CONFIG_TRY(geoip(*e));

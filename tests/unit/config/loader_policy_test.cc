@@ -163,10 +163,12 @@ TEST(ConfigPolicy, WeightedLatencySubnetMultivalueSimple) {
                 R"(latency_map:
   - { cidr: 203.0.113.0/24, rtt_ms: { ap-east-2: 12, ap-northeast-1: 38 } }
   - { cidr: 0.0.0.0/0, rtt_ms: { ap-east-2: 60, ap-northeast-1: 60 } }
+latency_measured_rtt: false
 )");
   ASSERT_TRUE(c.ok()) << c.error();
   const auto& spec = *c->steering_spec;
   ASSERT_EQ(spec.record_sets.size(), 7u);
+  EXPECT_FALSE(spec.latency_use_measured_rtt);
   const auto* w = find_set(*c, "w.example.test./AAAA");
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->policy, policy::Policy::kWeighted);
