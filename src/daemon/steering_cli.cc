@@ -358,7 +358,11 @@ int run_explain(const Args& a) {
                 m.value("healthy", false) ? "healthy" : "UNHEALTHY", str(m, "why").c_str(),
                 source.c_str());    if (m.contains("check") && m["check"].contains("spec")) {
       const json& sp = m["check"]["spec"];
-      if (str(sp, "kind") == "calculated") {
+      if (str(sp, "kind") == "external") {
+        std::printf("      check %s: external (pushed by a monitor, the API or `steerdns health "
+                    "set`)\n",
+                    str(m["check"], "id").c_str());
+      } else if (str(sp, "kind") == "calculated") {
         std::printf("      check %s: calculated, healthy when %s of %s are healthy\n",
                     str(m["check"], "id").c_str(), str(sp, "healthy_threshold").c_str(),
                     str(sp, "children").c_str());
