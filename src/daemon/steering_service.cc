@@ -525,20 +525,28 @@ Result<std::string> SteeringService::resolve_member_locked(const std::string& te
     return Error{key.error()};
   }
   std::string id = text.substr(hash + 1);
-  for (const auto& rs : base_->steering_spec->record_sets) {
-    if (rs.key() != *key) {
-      continue;
-    }
-    std::string ids;
-    for (const auto& m : rs.members) {
-      if (m.set_id == id) {
-        return *key + "#" + id;
-      }
-      ids += (ids.empty() ? "" : ", ") + m.set_id;
-    }
-    return Error{"record set " + *key + " has no member '" + id + "' (members: " + ids + ")"};
+  const policy::RecordSet* rs = set_locked(*key);
+  if (rs == nullptr) {
+    return Error{"no steered record set " + *key};
   }
-  return Error{"no steered record set " + *key};
+  std::string ids;
+  for (const auto& m : rs->members) {
+    if (m.set_id == id) {
+      return *key + "#" + id;
+    }
+    ids += (ids.empty() ? "" : ", ") + m.set_id;
+  }
+  return Error{"record set " + *key + " has no member '" + id + "' (members: " + ids + ")"};
+}
+
+// The record set with this key: the loader's table indexes them (ids are positions in the
+// spec), so status for thousands of sets is not a quadratic scan building key strings.
+const policy::RecordSet* SteeringService::set_locked(const std::string& key) const {
+  if (!base_ || !base_->steering_spec || !base_->steering) {
+    return nullptr;
+  }
+  uint32_t id = base_->steering->id_of(key);
+  return id == policy::kNoSteer ? nullptr : &base_->steering_spec->record_sets[id];
 }
 
 Status SteeringService::known_check_locked(const std::string& id) const {
@@ -626,14 +634,7 @@ json SteeringService::status_json() const {
   auto overrides = orch_.list_overrides();
   json sets = json::array();
   for (const auto& s : orch_.status()) {
-    const policy::RecordSet* rs = nullptr;
-    if (base_ && base_->steering_spec) {
-      for (const auto& r : base_->steering_spec->record_sets) {
-        if (r.key() == s.key) {
-          rs = &r;
-        }
-      }
-    }
+    const policy::RecordSet* rs = set_locked(s.key);
     json ov = json::array();
     for (const auto& o : overrides) {
       if (concerns(o, rs, s.key, checks_)) {
@@ -888,12 +889,7 @@ Result<json> SteeringService::explain(const json& req) const {
     }
   }
   Millis now_wall = clock_.wall_ms();
-  const policy::RecordSet* rs = nullptr;
-  for (const auto& r : base_->steering_spec->record_sets) {
-    if (r.key() == *key) {
-      rs = &r;
-    }
-  }
+  const policy::RecordSet* rs = set_locked(*key);
   json ovj = json::array();
   for (const auto& o : orch_.list_overrides()) {
     if (concerns(o, rs, *key, checks_)) {

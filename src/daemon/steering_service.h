@@ -64,7 +64,6 @@ class SteeringService {
   Result<nlohmann::json> command(const nlohmann::json& req);
 
   nlohmann::json status_json() const;
-  nlohmann::json recent_drills(size_t n) const;
   const std::string& state_file() const { return state_path_; }
   const std::string& event_log_file() const { return events_path_; }
 
@@ -86,6 +85,8 @@ class SteeringService {
                                       const std::map<std::string, policy::SteerState>* steer,
                                       const policy::Overrides* ov) const;
   Result<std::string> resolve_set_locked(const std::string& text) const;
+  const policy::RecordSet* set_locked(const std::string& key) const;
+  nlohmann::json recent_drills(size_t n) const;  // last n `drill` events, for status
   Result<std::string> resolve_member_locked(const std::string& text) const;
   Status known_check_locked(const std::string& id) const;
 

@@ -211,6 +211,9 @@ class FailoverTest(unittest.TestCase):
     def test_auto_failover_actions_and_failback(self):
         self.write_config("auto")
         self.start()
+        # Every check probed healthy first: with primary-db still unknown the cause below
+        # would count 0 of 2 healthy children instead of 1 (seen on a loaded machine).
+        self.wait_checks_healthy()
         self.assertEqual(dig(self.port), ([PRIMARY], 60))
         self.assertEqual(self.status()["phase"], "normal")
 

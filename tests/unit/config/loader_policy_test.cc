@@ -377,6 +377,9 @@ TEST(ConfigPolicy, EveryBadInputNamesFileLineRecordAndReason) {
        "", "values: [192.0.2.1]", "give 'values' or 'members', not both"},
       {"latency_map bad cidr", "", "latency_map:\n  - { cidr: 10.0.0.0/33, rtt_ms: { a: 1 } }\n",
        "10.0.0.0/33", "latency_map: '10.0.0.0/33': IPv4 prefix length above 32"},
+      {"latency_measured_rtt not a bool", "", "latency_measured_rtt: sometimes\n",
+       "latency_measured_rtt",
+       "'latency_measured_rtt' must be true or false (on/off, yes/no), not 'sometimes'"},
   };
   for (const auto& bc : cases) {
     SCOPED_TRACE(bc.what);
