@@ -84,6 +84,29 @@ Status Auth::add_token(std::string name, std::string_view secret, bool can_write
   return OkStatus();
 }
 
+Status Auth::add_tokens(const std::vector<TokenSpec>& specs) {
+  Auth scratch = *this;  // all or nothing
+  for (const auto& spec : specs) {
+    std::string where = "API token '" + spec.name + "'";
+    if (spec.secret.empty() == spec.secret_env.empty()) {
+      return Error{where + ": give exactly one of secret and secret_env"};
+    }
+    std::string secret = spec.secret;
+    if (!spec.secret_env.empty()) {
+      const char* value = std::getenv(spec.secret_env.c_str());
+      if (value == nullptr) {
+        return Error{where + ": environment variable " + spec.secret_env + " is not set"};
+      }
+      secret = value;
+    }
+    if (auto st = scratch.add_token(spec.name, secret, spec.can_write); !st) {
+      return Error{where + ": " + st.error()};
+    }
+  }
+  *this = std::move(scratch);
+  return OkStatus();
+}
+
 std::string Auth::describe() const {
   std::string out;
   for (const auto& t : tokens_) {

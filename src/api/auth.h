@@ -19,6 +19,15 @@
 
 namespace steerdns::api {
 
+// One token from the config file (server.api_tokens): the secret inline, or the name of an
+// environment variable that holds it (so the file itself need not hold secrets).
+struct TokenSpec {
+  std::string name;
+  std::string secret;      // either this ...
+  std::string secret_env;  // ... or this, not both
+  bool can_write = false;
+};
+
 class Auth {
  public:
   // STEERDNS_API_TOKEN (read-write, named "env") and STEERDNS_API_READ_TOKEN (read-only, named
@@ -28,6 +37,10 @@ class Auth {
 
   // Errors: empty name or secret, whitespace in the secret, a name or secret used twice.
   Status add_token(std::string name, std::string_view secret, bool can_write);
+  // All of `specs` or none (on error no token was added). Errors name the token: neither or
+  // both of secret/secret_env, an unset variable, and add_token's errors (a name or secret
+  // that clashes with a token already added, e.g. from the environment).
+  Status add_tokens(const std::vector<TokenSpec>& specs);
 
   bool has_credentials() const { return !tokens_.empty(); }
   // "env (read-write), env-read (read-only)"; "" without tokens.

@@ -4,13 +4,18 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <exception>
+#include <fstream>
 #include <limits>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 
 #include "core/version.h"
@@ -19,7 +24,9 @@ namespace steerdns::api {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 using boost::system::error_code;
 
 namespace {
@@ -93,7 +100,12 @@ Result<ListenEndpoint> parse_listen(std::string_view text) {
   return ListenEndpoint{addr.to_string(), static_cast<uint16_t>(port), is_loopback(addr)};
 }
 
-class Session;
+// What the server needs of a connection of either kind (plain or TLS).
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void close() = 0;
+};
 
 struct Server::Impl {
   Impl(ServerOptions o, Auth a, Router r)
@@ -110,9 +122,13 @@ struct Server::Impl {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> bad_requests{0};
   std::atomic<uint64_t> timeouts{0};
-  std::unordered_set<Session*> sessions;  // io thread only
+  std::unordered_set<SessionBase*> sessions;  // io thread only
   tcp::endpoint bound;
+  std::optional<ssl::context> tls;  // set by start() when HTTPS is configured
   std::thread thread;
+  // Handlers run here; joined by stop() before the io_context goes (a finished handler posts
+  // its response to the io thread).
+  std::optional<asio::thread_pool> pool;
   // Declared after everything sessions touch: destroying the io_context destroys pending
   // handlers, and with them the sessions.
   asio::io_context io{1};
@@ -122,30 +138,61 @@ struct Server::Impl {
 
 // One connection: reads requests one after the other (keep-alive), answers each, and closes
 // on an error, a timeout, or when either side asked to. Lives in the shared_ptrs its pending
-// operations hold.
-class Session : public std::enable_shared_from_this<Session> {
+// operations (and a running handler) hold. Stream: beast::tcp_stream, or TlsStream over one.
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(Server::Impl& s, tcp::socket sock) : s_(s), stream_(std::move(sock)) {
+  Session(Server::Impl& s, tcp::socket sock) : s_(s), stream_(make_stream(s, std::move(sock))) {
     error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
+    auto ep = tcp_layer().socket().remote_endpoint(ec);
     remote_ = ec ? std::string("?") : endpoint_text(ep);
     loopback_ = !ec && is_loopback(ep.address());
     s_.sessions.insert(this);
   }
-  ~Session() { s_.sessions.erase(this); }
+  ~Session() override { s_.sessions.erase(this); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  void start() { read_request(); }
+  void start() {
+    if constexpr (kTls) {
+      // The handshake is part of the request's start: bounded like a header.
+      tcp_layer().expires_after(ms(opts().header_timeout_ms));
+      stream_.async_handshake(
+          ssl::stream_base::server, [self = this->shared_from_this()](error_code ec) {
+            if (ec) {
+              if (ec == beast::error::timeout) {
+                ++self->s_.timeouts;
+              }
+              spdlog::debug("api: {}: TLS handshake failed: {}", self->remote_, ec.message());
+              return;
+            }
+            self->read_request();
+          });
+    } else {
+      read_request();
+    }
+  }
 
   // Server shutdown: pending operations complete with operation_aborted.
-  void close() {
+  void close() override {
     error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp_layer().close();
   }
 
  private:
+  static Stream make_stream(Server::Impl& s, tcp::socket sock) {
+    if constexpr (kTls) {
+      return Stream(std::move(sock), *s.tls);
+    } else {
+      return Stream(std::move(sock));
+    }
+  }
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+  std::shared_ptr<Session> self() { return this->shared_from_this(); }
+
   const ServerOptions& opts() const { return s_.opts; }
 
   void read_request() {
@@ -160,23 +207,20 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     // Idle between requests: wait for the first byte with the (longer) idle timeout.
-    stream_.expires_after(ms(opts().idle_timeout_ms));
-    stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            [self = shared_from_this()](error_code ec, size_t n) {
-                              if (ec) {
-                                return;  // closed, idle too long, or shutting down
-                              }
-                              self->buffer_.commit(n);
-                              self->read_header();
-                            });
+    tcp_layer().expires_after(ms(opts().idle_timeout_ms));
+    stream_.async_read_some(buffer_.prepare(kReadChunk), [self = self()](error_code ec, size_t n) {
+      if (ec) {
+        return;  // closed, idle too long, or shutting down
+      }
+      self->buffer_.commit(n);
+      self->read_header();
+    });
   }
 
   void read_header() {
-    stream_.expires_after(ms(opts().header_timeout_ms));
+    tcp_layer().expires_after(ms(opts().header_timeout_ms));
     http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](error_code ec, size_t) {
-                              self->on_header(ec);
-                            });
+                            [self = self()](error_code ec, size_t) { self->on_header(ec); });
   }
 
   void on_header(error_code ec) {
@@ -188,13 +232,14 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       }
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-          ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+          ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+          ec == ssl::error::stream_truncated) {
         return;
       }
       ++s_.bad_requests;
       if (ec == http::error::header_limit) {
-        send_error(431, "request header exceeds " + std::to_string(opts().max_header_bytes) +
-                            " bytes",
+        send_error(431,
+                   "request header exceeds " + std::to_string(opts().max_header_bytes) + " bytes",
                    true);
         return;
       }
@@ -241,10 +286,9 @@ class Session : public std::enable_shared_from_this<Session> {
       for (auto v : m.allowed) {
         allow += (allow.empty() ? "" : ", ") + method_name(v);
       }
-      Response r = error_response(
-          405, "method_not_allowed",
-          "method " + method_text_ + " is not allowed on " + req_.path + " (allowed: " + allow +
-              ")");
+      Response r = error_response(405, "method_not_allowed",
+                                  "method " + method_text_ + " is not allowed on " + req_.path +
+                                      " (allowed: " + allow + ")");
       r.headers.emplace_back("Allow", allow);
       send(std::move(r), close_early);
       return;
@@ -286,9 +330,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto expect = raw[http::field::expect];
     if (beast::iequals(expect, "100-continue")) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(ms(opts().write_timeout_ms));
+      tcp_layer().expires_after(ms(opts().write_timeout_ms));
       asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](error_code wec, size_t) {
+                        [self = self()](error_code wec, size_t) {
                           if (!wec) {
                             self->read_body();
                           }
@@ -300,9 +344,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void read_body() {
     parser_->body_limit(static_cast<uint64_t>(opts().max_body_bytes));
-    stream_.expires_after(ms(opts().body_timeout_ms));
+    tcp_layer().expires_after(ms(opts().body_timeout_ms));
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](error_code ec, size_t) { self->on_body(ec); });
+                     [self = self()](error_code ec, size_t) { self->on_body(ec); });
   }
 
   void on_body(error_code ec) {
@@ -314,13 +358,15 @@ class Session : public std::enable_shared_from_this<Session> {
         return;
       }
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
-          ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+          ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+          ec == ssl::error::stream_truncated) {
         return;
       }
       if (ec == http::error::body_limit) {
-        send_error(413, "request body exceeds the limit of " +
-                            std::to_string(opts().max_body_bytes) + " bytes",
-                   true);
+        send_error(
+            413,
+            "request body exceeds the limit of " + std::to_string(opts().max_body_bytes) + " bytes",
+            true);
         return;
       }
       ++s_.bad_requests;
@@ -330,19 +376,29 @@ class Session : public std::enable_shared_from_this<Session> {
     handle();
   }
 
+  // The handler runs on the pool; nothing else touches req_ or parser_ meanwhile (no read is
+  // pending). Its response comes back to the io thread to be written.
   void handle() {
     req_.raw = &parser_->get();
-    Response r;
-    try {
-      r = route_->handler(req_);
-    } catch (const HttpError& e) {
-      r = error_response(e.status(), e.code(), e.what());
-    } catch (const std::exception& e) {
-      spdlog::error("api: {} {}: handler failed: {}", method_text_, req_.target, e.what());
-      r = error_response(500, "internal", std::string("internal error: ") + e.what());
-    }
-    audit(r.status);
-    send(std::move(r), false);
+    asio::post(*s_.pool, [self = self()]() mutable {
+      Response r;
+      try {
+        r = self->route_->handler(self->req_);
+      } catch (const HttpError& e) {
+        r = error_response(e.status(), e.code(), e.what());
+      } catch (const std::exception& e) {
+        spdlog::error("api: {} {}: handler failed: {}", self->method_text_, self->req_.target,
+                      e.what());
+        r = error_response(500, "internal", std::string("internal error: ") + e.what());
+      }
+      self->audit(r.status);
+      // The session moves along: its last reference must not drop on this thread (~Session
+      // touches the io thread's session set).
+      auto ex = self->stream_.get_executor();
+      asio::post(ex, [self = std::move(self), r = std::move(r)]() mutable {
+        self->send(std::move(r), false);
+      });
+    });
   }
 
   // Writes are logged with the token's name (audit); reads are not.
@@ -398,8 +454,8 @@ class Session : public std::enable_shared_from_this<Session> {
       res_.body() = std::move(r.body);
       res_.prepare_payload();
     }
-    stream_.expires_after(ms(opts().write_timeout_ms));
-    http::async_write(stream_, res_, [self = shared_from_this()](error_code ec, size_t) {
+    tcp_layer().expires_after(ms(opts().write_timeout_ms));
+    http::async_write(stream_, res_, [self = self()](error_code ec, size_t) {
       if (ec) {
         return;
       }
@@ -414,27 +470,32 @@ class Session : public std::enable_shared_from_this<Session> {
   // Done with this connection: stop sending, read and drop what the client still sends until
   // it closes (or a short time passes), then close.
   void linger() {
-    error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(kLingerTime);
-    drain();
+    if constexpr (kTls) {
+      // close_notify, then wait (briefly) for the client's before closing.
+      tcp_layer().expires_after(kLingerTime);
+      stream_.async_shutdown([self = self()](error_code) { self->tcp_layer().close(); });
+    } else {
+      error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream_.expires_after(kLingerTime);
+      drain();
+    }
   }
 
   void drain() {
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(buffer_.prepare(kReadChunk),
-                            [self = shared_from_this()](error_code ec, size_t n) {
-                              self->drained_ += n;
-                              if (ec || self->drained_ > kLingerBytes) {
-                                self->stream_.close();
-                                return;
-                              }
-                              self->drain();
-                            });
+    stream_.async_read_some(buffer_.prepare(kReadChunk), [self = self()](error_code ec, size_t n) {
+      self->drained_ += n;
+      if (ec || self->drained_ > kLingerBytes) {
+        self->tcp_layer().close();
+        return;
+      }
+      self->drain();
+    });
   }
 
   Server::Impl& s_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
@@ -467,9 +528,12 @@ void Server::Impl::accept() {
     }
     if (sessions.size() >= static_cast<size_t>(opts.max_connections)) {
       reject(std::move(sock));
+    } else if (tls) {
+      ++connections;
+      std::make_shared<Session<TlsStream>>(*this, std::move(sock))->start();
     } else {
       ++connections;
-      std::make_shared<Session>(*this, std::move(sock))->start();
+      std::make_shared<Session<beast::tcp_stream>>(*this, std::move(sock))->start();
     }
     accept();
   });
@@ -477,6 +541,13 @@ void Server::Impl::accept() {
 
 void Server::Impl::reject(tcp::socket sock) {
   ++rejected;
+  if (tls) {
+    // No TLS handshake just to say no: close.
+    error_code ec;
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+    return;
+  }
   struct Reject {
     beast::tcp_stream stream;
     std::string text;
@@ -484,9 +555,10 @@ void Server::Impl::reject(tcp::socket sock) {
   std::string body = R"({"error":{"code":"unavailable","message":"too many connections"}})";
   body += '\n';
   auto r = std::make_shared<Reject>(Reject{beast::tcp_stream(std::move(sock)), ""});
-  r->text = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-            "Connection: close\r\nContent-Length: " +
-            std::to_string(body.size()) + "\r\n\r\n" + body;
+  r->text =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Connection: close\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   r->stream.expires_after(kRejectTime);
   asio::async_write(r->stream, asio::buffer(r->text), [r](error_code, size_t) {
     error_code ec;
@@ -519,11 +591,18 @@ Status Server::start() {
   if (!ep) {
     return Error{"API " + ep.error()};
   }
-  if (!ep->loopback && !s.auth.has_credentials()) {
+  if (!ep->loopback && !s.auth.has_credentials() && s.opts.other_credentials.empty()) {
     return Error{"API on " + s.opts.listen +
-                 ": not a loopback address and no API token is configured; set "
+                 ": not a loopback address and no credentials are configured; set "
                  "STEERDNS_API_TOKEN (and STEERDNS_API_READ_TOKEN for read-only access) or "
-                 "listen on 127.0.0.1"};
+                 "STEERDNS_ACCESS_KEY_ID/STEERDNS_SECRET_ACCESS_KEY, or listen on 127.0.0.1"};
+  }
+  if (s.opts.handler_threads < 1) {
+    return Error{"API: handler_threads must be at least 1, got " +
+                 std::to_string(s.opts.handler_threads)};
+  }
+  if (auto st = load_tls(); !st) {
+    return st;
   }
   tcp::endpoint endpoint(asio::ip::make_address(ep->address), ep->port);
   s.acceptor.emplace(s.io);
@@ -546,6 +625,7 @@ Status Server::start() {
     return fail("cannot listen");
   }
   s.bound = s.acceptor->local_endpoint(ec);
+  s.pool.emplace(static_cast<size_t>(s.opts.handler_threads));
   s.accept();
   s.thread = std::thread([&s] {
     for (;;) {
@@ -558,10 +638,18 @@ Status Server::start() {
       }
     }
   });
+  const char* scheme = s.tls ? "https" : "http";
+  std::string creds;
   if (s.auth.has_credentials()) {
-    spdlog::info("API on {} (tokens: {})", address(), s.auth.describe());
+    creds = "tokens: " + s.auth.describe();
+  }
+  if (!s.opts.other_credentials.empty()) {
+    creds += (creds.empty() ? "" : "; ") + s.opts.other_credentials;
+  }
+  if (!creds.empty()) {
+    spdlog::info("API on {}://{} ({})", scheme, address(), creds);
   } else {
-    spdlog::info("API on {} without credentials (loopback only)", address());
+    spdlog::info("API on {}://{} without credentials (loopback clients only)", scheme, address());
   }
   return OkStatus();
 }
@@ -576,13 +664,61 @@ void Server::stop() {
     s.acceptor->close(ec);
     s.accept_retry.cancel();
     // Copied: closing may not erase now, but the set must not change under the loop.
-    std::vector<Session*> open(s.sessions.begin(), s.sessions.end());
-    for (Session* c : open) {
+    std::vector<SessionBase*> open(s.sessions.begin(), s.sessions.end());
+    for (SessionBase* c : open) {
       c->close();
     }
     s.io.stop();
   });
   s.thread.join();
+  // Handlers still running finish (their responses go nowhere: the io thread is gone);
+  // queued ones are dropped.
+  s.pool->stop();
+  s.pool->join();
+  s.pool.reset();
+}
+
+bool Server::tls() const { return impl_->tls.has_value(); }
+
+Status Server::load_tls() {
+  Impl& s = *impl_;
+  s.tls.reset();
+  const std::string& cert = s.opts.tls_cert_file;
+  const std::string& key = s.opts.tls_key_file;
+  if (cert.empty() && key.empty()) {
+    return OkStatus();
+  }
+  if (cert.empty() || key.empty()) {
+    return Error{"API TLS: give both a certificate and a key file (got only the " +
+                 std::string(cert.empty() ? "key" : "certificate") + ")"};
+  }
+  for (const auto* f : {&cert, &key}) {
+    if (!std::ifstream(*f)) {
+      return Error{"API TLS: cannot read " +
+                   std::string(f == &cert ? "certificate" : "private key") + " file '" + *f + "'"};
+    }
+  }
+  ssl::context ctx(ssl::context::tls_server);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                  ssl::context::single_dh_use);
+  error_code ec;
+  if (ctx.use_certificate_chain_file(cert, ec); ec) {
+    return Error{"API TLS: certificate file '" + cert + "': " + ec.message()};
+  }
+  if (ctx.use_private_key_file(key, ssl::context::pem, ec); ec) {
+    if (ec.message().find("mismatch") != std::string::npos) {
+      return Error{"API TLS: private key file '" + key + "' does not match certificate file '" +
+                   cert + "'"};
+    }
+    return Error{"API TLS: private key file '" + key + "': " + ec.message()};
+  }
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+    return Error{"API TLS: private key file '" + key + "' does not match certificate file '" +
+                 cert + "'"};
+  }
+  s.tls.emplace(std::move(ctx));
+  return OkStatus();
 }
 
 uint16_t Server::port() const { return impl_->bound.port(); }

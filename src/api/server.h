@@ -12,13 +12,13 @@
 // connections are unaffected. Every write (a method other than GET/HEAD) is logged with the
 // token's name, the peer and the status (audit).
 //
-// Handlers run on the server's io thread, one at a time: they must not block for long (hand
-// slow work to another thread and answer 202, or keep it short).
+// Handlers run on a small pool of their own (ServerOptions::handler_threads), never on the io
+// thread: the response is posted back to the connection, so a handler that waits (a durable
+// commit, ?wait for INSYNC) holds up only its own connection. One request per connection is
+// in a handler at a time (HTTP/1.1 answers in order).
 //
-// TLS: not built yet. The seam is Session (server.cc), which does all its I/O on a
-// beast::tcp_stream; making it a template over the stream type and adding a handshake step
-// with beast::ssl_stream<beast::tcp_stream> (OpenSSL) gives HTTPS, plus ServerOptions for the
-// certificate and key.
+// TLS: with tls_cert_file and tls_key_file set the server speaks HTTPS only (OpenSSL via
+// beast::ssl_stream; TLS 1.2 or newer); the handshake counts against header_timeout_ms.
 //
 // Threading: start() and stop() from one owning thread; port()/address() after a successful
 // start(); stats() from any thread.
@@ -36,19 +36,27 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:8053";  // ADDR:PORT or [V6ADDR]:PORT; port 0 = any (tests)
   size_t max_header_bytes = 16 * 1024;    // request line + headers; more gets 431
   size_t max_body_bytes = 4 * 1024 * 1024;
-  int idle_timeout_ms = 30000;    // keep-alive: wait this long for the next request to start
-  int header_timeout_ms = 5000;   // the rest of the header once its first byte arrived
-  int body_timeout_ms = 30000;    // the whole body once the header is in
-  int write_timeout_ms = 30000;   // the whole response
+  int idle_timeout_ms = 30000;   // keep-alive: wait this long for the next request to start
+  int header_timeout_ms = 5000;  // the rest of the header once its first byte arrived
+  int body_timeout_ms = 30000;   // the whole body once the header is in
+  int write_timeout_ms = 30000;  // the whole response
   int max_connections = 256;
+  int handler_threads = 4;  // the pool handlers run on
+  // HTTPS: a PEM certificate chain and its PEM private key. Both or neither.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Credentials that routes check by themselves (the Route 53 access key ids, for the startup
+  // log). Non-empty also allows a non-loopback address without bearer tokens: those routes
+  // then refuse unsigned clients, and the token routes refuse every non-loopback client.
+  std::string other_credentials;
 };
 
 struct ServerStats {
-  uint64_t connections = 0;  // accepted and served
-  uint64_t rejected = 0;     // over max_connections
-  uint64_t requests = 0;     // handled (any status)
-  uint64_t bad_requests = 0; // unparsable requests (400/431)
-  uint64_t timeouts = 0;     // connections cut by a timeout
+  uint64_t connections = 0;   // accepted and served
+  uint64_t rejected = 0;      // over max_connections
+  uint64_t requests = 0;      // handled (any status)
+  uint64_t bad_requests = 0;  // unparsable requests (400/431)
+  uint64_t timeouts = 0;      // connections cut by a timeout
 };
 
 // Parses ADDR:PORT / [V6]:PORT. Errors say what is wrong with `text`.
@@ -67,20 +75,26 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds, listens and starts the io thread. Errors (nothing left running): a malformed
-  // address, a non-loopback address without credentials, an address that cannot be bound
-  // (in use, not local, no permission).
+  // Loads the TLS certificate and key (if any), binds, listens and starts the io thread and
+  // the handler pool. Errors (nothing left running): a malformed address, a non-loopback
+  // address without credentials, a certificate or key that cannot be read or do not match
+  // (the message names the file), an address that cannot be bound (in use, not local, no
+  // permission).
   Status start();
-  // Closes the listener and every connection, then joins the io thread. Idempotent.
+  // Closes the listener and every connection, joins the io thread, then waits for handlers
+  // still running (their answers are dropped). Idempotent.
   void stop();
 
   uint16_t port() const;
   std::string address() const;  // "127.0.0.1:8053" / "[::1]:8053", the bound port
+  bool tls() const;
   ServerStats stats() const;
 
   struct Impl;
 
  private:
+  Status load_tls();
+
   std::unique_ptr<Impl> impl_;
 };
 

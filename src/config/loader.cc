@@ -99,10 +99,19 @@ struct PendingZone {
 
 class Loader {
  public:
-  Loader(std::string file, std::filesystem::path dir)
-      : file_(std::move(file)), dir_(std::move(dir)) {}
+  Loader(std::string file, std::filesystem::path dir, bool in_memory = false)
+      : file_(std::move(file)), dir_(std::move(dir)), in_memory_(in_memory) {
+    wheres_.push_back(file_);
+    if (in_memory_) {
+      // A marker no value can contain, so translate() never rewrites a quoted value.
+      file_ = "\x1f" + file_ + "\x1f";
+    }
+  }
 
   Result<LoadedConfig> load(const YAML::Node& root);
+  // In-memory documents: "file:N" in a message or a `where` (N = an index into wheres_, see
+  // line_of) becomes the entity's description.
+  std::string translate(const std::string& msg) const;
 
  private:
   // "file:line" for a node; nodes without a position (absent values) use `fallback`.
@@ -111,11 +120,35 @@ class Loader {
     if (line < 0 && fallback != nullptr && fallback->IsDefined()) {
       line = fallback->Mark().line;
     }
+    if (line < 0 && in_memory_) {
+      return file_ + ":" + std::to_string(cur_where_);
+    }
     return file_ + ":" + std::to_string(line < 0 ? 1 : line + 1);
   }
+  // In memory, nodes have no position: the "line" is the index (1-based) of the innermost
+  // entity's `__where` in wheres_, which translate() turns back into text.
   uint32_t line_of(const YAML::Node& n) const {
-    return n.IsDefined() && n.Mark().line >= 0 ? static_cast<uint32_t>(n.Mark().line + 1) : 1;
+    if (n.IsDefined() && n.Mark().line >= 0) {
+      return static_cast<uint32_t>(n.Mark().line + 1);
+    }
+    return in_memory_ ? cur_where_ : 1;
   }
+  // Makes the `__where` of mapping `n` (in-memory documents only) the current entity; returns
+  // the previous one, to restore once `n` is done.
+  uint32_t enter_where(const YAML::Node& n) {
+    uint32_t prev = cur_where_;
+    if (in_memory_ && n.IsMap()) {
+      for (const auto& kv : n) {
+        if (kv.first.IsScalar() && kv.first.Scalar() == kWhereKey && kv.second.IsScalar()) {
+          wheres_.push_back(kv.second.Scalar());
+          cur_where_ = static_cast<uint32_t>(wheres_.size());
+          break;
+        }
+      }
+    }
+    return prev;
+  }
+  static constexpr std::string_view kWhereKey = "__where";
   Error err(const YAML::Node& n, const std::string& what) const {
     return Error{at(n) + ": " + what};
   }
@@ -135,6 +168,7 @@ class Loader {
   Result<std::vector<std::pair<std::string, YAML::Node>>> str_list(const Entry& e) const;
 
   Status server(const Entry& e, LoadedConfig& out, RuntimeConfig& rc);
+  Status api_credentials(const Entry& e, ServerSettings& s);
   Status health_checks(const Entry& e, LoadedConfig& out) const;
   // A path from the config: relative ones are relative to the config file's directory.
   // Made absolute, so logs and reports name the file the daemon really uses.
@@ -178,7 +212,41 @@ class Loader {
   policy::SteeringSpec spec_;
   std::vector<size_t> steer_zone_;  // pending_ index of each spec_.record_sets entry
   std::vector<uint32_t> steer_line_;
+  bool in_memory_ = false;
+  std::vector<std::string> wheres_;  // [0] = the file name (no entity)
+  uint32_t cur_where_ = 1;
 };
+
+std::string Loader::translate(const std::string& msg) const {
+  if (!in_memory_) {
+    return msg;
+  }
+  std::string out;
+  const std::string& pre = file_;
+  size_t i = 0;
+  while (i < msg.size()) {
+    size_t p = msg.find(pre, i);
+    if (p == std::string::npos) {
+      break;
+    }
+    size_t d = p + pre.size();
+    if (d < msg.size() && msg[d] == ':' && d + 1 < msg.size() && msg[d + 1] >= '0' &&
+        msg[d + 1] <= '9') {
+      ++d;  // "file:N": N names the entity
+    }
+    size_t e = d;
+    while (e < msg.size() && msg[e] >= '0' && msg[e] <= '9') {
+      ++e;
+    }
+    uint32_t idx = 0;
+    std::from_chars(msg.data() + d, msg.data() + e, idx);
+    out.append(msg, i, p - i);
+    out += e > d && idx >= 1 && idx <= wheres_.size() ? wheres_[idx - 1] : wheres_[0];
+    i = e;
+  }
+  out.append(msg, i, std::string::npos);
+  return out;
+}
 
 Result<Fields> Loader::fields(const YAML::Node& n, const std::string& what,
                               std::initializer_list<std::string_view> allowed) const {
@@ -194,6 +262,9 @@ Result<Fields> Loader::fields(const YAML::Node& n, const std::string& what,
       return err(k, "keys in " + what + " must be plain words");
     }
     const std::string& key = k.Scalar();
+    if (in_memory_ && key == kWhereKey) {
+      continue;  // set by the catalog's compile(), see enter_where
+    }
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       return err(k, "unknown key '" + key + "' in " + what + did_you_mean(key, cands));
     }
@@ -311,7 +382,7 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   }
   LoadedConfig out;
   auto rc = std::make_shared<RuntimeConfig>();
-  rc->source = file_;
+  rc->source = wheres_[0];  // the file name (file_ carries a marker in memory)
   rc->chaos = Chaos::defaults();
   out.server.health_state_file = resolve("steerdns-health.json");
 
@@ -385,7 +456,8 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
   auto f = fields(se.value, "server",
                   {"listen", "udp_threads", "tcp_max_clients", "tcp_idle_timeout", "tcp_io_timeout",
                    "control_socket", "max_udp_payload", "chaos", "xfr_allow", "api_listen", "store",
-                   "health_state_file", "checker_id"});
+                   "health_state_file", "checker_id", "api_tokens", "route53_keys", "api_tls",
+                   "api_threads"});
   if (!f) {
     return Error{f.error()};
   }
@@ -499,6 +571,81 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
         }
       }
       s.checker_id = *v;
+    } else if (e.key == "api_tokens" || e.key == "route53_keys") {
+      CONFIG_TRY(api_credentials(e, s));
+    } else if (e.key == "api_tls") {
+      auto t = fields(e.value, "api_tls", {"cert", "key"});
+      if (!t) {
+        return Error{t.error()};
+      }
+      for (const auto& te : t->entries()) {
+        auto v = str(te);
+        if (!v) {
+          return Error{v.error()};
+        }
+        (te.key == "cert" ? s.api_tls_cert : s.api_tls_key) = resolve(*v);
+      }
+      if (s.api_tls_cert.empty() != s.api_tls_key.empty()) {
+        return err(e, "api_tls: needs both 'cert' and 'key'");
+      }
+    } else if (e.key == "api_threads") {
+      auto v = integer(e, 1, 256);
+      if (!v) {
+        return Error{v.error()};
+      }
+      s.api_threads = static_cast<int>(*v);
+    }
+  }
+  s.chaos = rc.chaos;
+  s.max_udp_payload = rc.max_udp_payload;
+  s.xfr_allow = rc.xfr_allow;
+  return OkStatus();
+}
+
+Status Loader::api_credentials(const Entry& le, ServerSettings& s) {
+  const bool tokens = le.key == "api_tokens";
+  if (!le.value.IsSequence()) {
+    return err(le, "'" + le.key + "' must be a list of " +
+                       (tokens ? std::string("{name, secret | secret_env, access}")
+                               : std::string("{access_key_id, secret | secret_env}")) +
+                       ", not " + std::string(yaml_kind(le.value)));
+  }
+  for (const auto& item : le.value) {
+    auto f = tokens ? fields(item, "api_tokens", {"name", "secret", "secret_env", "access"})
+                    : fields(item, "route53_keys", {"access_key_id", "secret", "secret_env"});
+    if (!f) {
+      return Error{f.error()};
+    }
+    std::string name, secret, secret_env, access = "read-only";
+    for (const auto& e : f->entries()) {
+      auto v = str(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      if (e.key == "name" || e.key == "access_key_id") {
+        name = *v;
+      } else if (e.key == "secret") {
+        secret = *v;
+      } else if (e.key == "secret_env") {
+        secret_env = *v;
+      } else if (*v == "read-only" || *v == "read-write") {
+        access = *v;
+      } else {
+        return err(e, "access: '" + *v + "' is not read-only or read-write");
+      }
+    }
+    const char* id_key = tokens ? "name" : "access_key_id";
+    if (name.empty()) {
+      return err(item, le.key + ": every item needs '" + id_key + "'");
+    }
+    if (secret.empty() == secret_env.empty()) {
+      return err(item, le.key + ": '" + name + "' needs exactly one of 'secret' and 'secret_env'" +
+                           " (secret_env names the environment variable that holds it)");
+    }
+    if (tokens) {
+      s.api_tokens.push_back({name, secret, secret_env, access == "read-write"});
+    } else {
+      s.route53_keys.push_back({name, secret, secret_env});
     }
   }
   return OkStatus();
@@ -550,6 +697,8 @@ Status Loader::zones(const Entry& ze, LoadedConfig& out) {
   }
   std::vector<std::pair<dns::Name, uint32_t>> seen;  // origin, line
   for (const auto& zn : ze.value) {
+    cur_where_ = 1;
+    enter_where(zn);  // stays the current entity for the zone's own keys
     auto f = fields(zn, "zone", {"name", "file", "ttl", "soa", "ns", "records"});
     if (!f) {
       return Error{f.error()};
@@ -587,6 +736,7 @@ Status Loader::zones(const Entry& ze, LoadedConfig& out) {
     }
     pending_.back() = std::move(*z);
   }
+  cur_where_ = 1;
   if (pending_.empty()) {
     out.warnings.push_back(at(ze.value) + ": no zones: every query will be refused");
   }
@@ -725,7 +875,9 @@ Result<PendingZone> Loader::zone(const YAML::Node& zn, const dns::Name& origin, 
                             std::string(yaml_kind(recs->value)));
     }
     for (const auto& rn : recs->value) {
+      uint32_t zone_where = enter_where(rn);
       CONFIG_TRY(record(rn, origin, ttl, parser, builder));
+      cur_where_ = zone_where;
     }
   }
   // Built in finish(), once the steered rrsets are known.
@@ -1393,6 +1545,17 @@ std::vector<std::vector<uint8_t>> fail_open_values(const policy::RecordSet& rs) 
 
 Status Loader::finish(LoadedConfig& out, RuntimeConfig& rc) {
   auto& sets = spec_.record_sets;
+  if (in_memory_) {
+    for (auto& le : spec_.latency_map) {
+      le.where = translate(le.where);
+    }
+    for (auto& rs : sets) {
+      rs.where = translate(rs.where);
+      for (auto& m : rs.members) {
+        m.where = translate(m.where);
+      }
+    }
+  }
   // Alias targets: a static rrset in one of our zones is copied into the member (the alias
   // stays for explain); a steered set is left for the table.
   for (auto& rs : sets) {
@@ -1476,6 +1639,35 @@ Status Loader::finish(LoadedConfig& out, RuntimeConfig& rc) {
 #undef CONFIG_TRY
 
 }  // namespace
+
+std::string record_value_presentation(uint16_t type, const std::string& value) {
+  return value_presentation(type, value);
+}
+
+Result<LoadedConfig> load_config_node(const YAML::Node& root, const std::string& source) {
+  Loader loader(source, std::filesystem::path(), /*in_memory=*/true);
+  Result<LoadedConfig> r = Error{""};
+  try {
+    r = loader.load(root);
+  } catch (const YAML::Exception& e) {
+    return Error{source + ": " + e.msg};
+  }
+  if (!r) {
+    return Error{loader.translate(r.error())};
+  }
+  for (auto& w : r->warnings) {
+    w = loader.translate(w);
+  }
+  for (auto& c : r->health_checks) {
+    c.where = loader.translate(c.where);
+  }
+  for (auto& [type, list] : r->actions.on) {
+    for (auto& a : list) {
+      a.where = loader.translate(a.where);
+    }
+  }
+  return r;
+}
 
 Result<int64_t> parse_duration_ms(std::string_view text) {
   if (text.empty()) {

@@ -13,6 +13,10 @@
 #include "dr/actions_spec.h"
 #include "health/spec.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace steerdns::config {
 
 // This machine's host name ("localhost" if it has none): the default checker id.
@@ -30,9 +34,30 @@ struct ServerSettings {
   // empty = no persistence. A config file defaults it to steerdns-health.json beside itself.
   std::string health_state_file;
   std::string checker_id = host_name();  // names this node's observations (vantage point)
-  // Parsed and kept, not used yet: the HTTP API and the catalog store arrive with later issues.
-  std::string api_listen;  // "127.0.0.1:8053"; empty = no API
-  std::string store;       // "sqlite:steerdns.db"; empty = none
+  std::string api_listen;  // "127.0.0.1:8053", "off"; empty = the default (127.0.0.1:8053)
+  std::string store;       // "sqlite:PATH" (relative to the config file); empty = the default
+  // HTTP API: tokens and Route 53 access keys besides the environment's, HTTPS, handler pool.
+  struct ApiToken {
+    std::string name;
+    std::string secret;      // inline, or ...
+    std::string secret_env;  // ... the environment variable that holds it
+    bool can_write = false;
+  };
+  std::vector<ApiToken> api_tokens;
+  struct AccessKey {
+    std::string id;
+    std::string secret;
+    std::string secret_env;
+  };
+  std::vector<AccessKey> route53_keys;
+  std::string api_tls_cert;  // PEM chain (both or neither)
+  std::string api_tls_key;
+  int api_threads = 4;
+  // Query-path settings of `server:`; the catalog's compile() copies them into every
+  // RuntimeConfig it builds (they are not part of the catalog).
+  Chaos chaos = Chaos::defaults();
+  uint16_t max_udp_payload = 1232;
+  std::vector<Cidr> xfr_allow;
 };
 
 struct LoadedConfig {
@@ -58,6 +83,17 @@ struct ZoneArg {
 // Loads the YAML config at `path` (zones from files and inline records). Relative zone file
 // paths are resolved against the config file's directory. The schema is in docs/config.md.
 Result<LoadedConfig> load_config_file(const std::string& path);
+
+// Loads a config document built in memory (the catalog's compile()): `source` replaces the file
+// name in messages and relative paths are relative to the working directory. Nodes built in
+// memory have no line numbers, so a zone, record or member mapping may carry a hidden
+// "__where" key ("zone example.test. record set www.example.test./A", "change 3 (UPSERT
+// ...)"): the loader strips it and names that entity in errors, warnings and `where`s.
+Result<LoadedConfig> load_config_node(const YAML::Node& root, const std::string& source);
+
+// A record value from a config (YAML `values`) as master-file rdata text: TXT/SPF values are
+// quoted unless they already are; other types are taken as written.
+std::string record_value_presentation(uint16_t type, const std::string& value);
 
 // Builds a config from --zone arguments alone (no config file).
 Result<LoadedConfig> load_zone_args(const std::vector<ZoneArg>& zones);

@@ -36,6 +36,7 @@
 #include "core/result.h"
 #include "daemon/control.h"
 #include "dr/event_log.h"
+#include "store/store.h"
 #include "server/address.h"
 
 namespace steerdns::daemon {
@@ -613,6 +614,35 @@ Status append_event(const std::string& path, const dr::Event& e) {
   return OkStatus();
 }
 
+// The events a (stopped) daemon left in its store.
+Result<dr::EventLogRead> read_store_events(const std::string& db) {
+  auto st = store::open_store("sqlite:" + db);
+  if (!st) {
+    return Error{st.error()};
+  }
+  auto rows = (*st)->last_events(0);
+  if (!rows) {
+    return Error{rows.error()};
+  }
+  dr::EventLogRead out;
+  for (const auto& r : *rows) {
+    if (auto e = dr::event_from_json_line(r.body.dump()); e) {
+      out.events.push_back(std::move(*e));
+    }
+  }
+  return out;
+}
+
+// Records the event in the running daemon's event log (its store).
+Status record_in_daemon(const std::string& control, const dr::Event& e) {
+  json req{{"cmd", "record-event"}, {"event", json::parse(dr::event_to_json_line(e))}};
+  auto r = control_request(control, "steer " + req.dump(), 10'000);
+  if (!r) {
+    return Error{"recording the drill in the daemon at " + control + ": " + r.error()};
+  }
+  return OkStatus();
+}
+
 // The event log a running daemon writes (its `steer status` reply names it).
 Result<std::string> daemon_event_log(const std::string& control) {
   auto r = control_request(control, R"(steer {"cmd":"status"})", 10'000);
@@ -706,7 +736,7 @@ std::string LocalDrill::config_text(const std::string& mode, const std::string& 
   y += "# Written by `steerdns drill` (failback " + mode + ").\n";
   // The daemon's state and event log go to a directory per mode (read back after the run).
   y += "server:\n  control_socket: " + control + "\n  health_state_file: " + tmp_ + "/" + mode +
-       "/health.json\n";
+       "/health.json\n  store: sqlite:" + tmp_ + "/" + mode + "/steerdns.db\n";
   y += "health_checks:\n";
   y += check(kPrimaryCheck, primary_.port());
   y += check(kSecondaryCheck, secondary_.port());
@@ -1038,7 +1068,7 @@ std::string LocalDrill::cycle(const std::string& mode, json& run) {
   int code = daemon_.stop(5000);
   tl_.add("[" + mode + "] steerdns serve stopped (exit " + std::to_string(code) + ")");
   // The daemon's own decisions, from its event log, on the drill's clock.
-  if (auto log = dr::read_event_log(tmp_ + "/" + mode + "/steerdns-events.jsonl", 0); log) {
+  if (auto log = read_store_events(tmp_ + "/" + mode + "/steerdns.db"); log) {
     json events = json::array();
     for (const auto& e : log->events) {
       Millis t = t_kill + (e.wall_ms - kill_wall);
@@ -1410,20 +1440,22 @@ int run_drill(const DrillOptions& o) {
   // Into the event log of the daemon at --control, and/or the file --event-log names.
   std::vector<std::string> logs;
   std::vector<std::string> log_errors;
-  if (!o.control.empty()) {
-    auto path = daemon_event_log(o.control);
-    if (path) {
-      logs.push_back(*path);
-    } else {
-      log_errors.push_back(path.error());
-    }
-  }
-  if (!o.event_log.empty() && std::find(logs.begin(), logs.end(), o.event_log) == logs.end()) {
+  if (!o.event_log.empty()) {
     logs.push_back(o.event_log);
   }
-  if (!logs.empty() || !log_errors.empty()) {
+  if (!o.control.empty() || !logs.empty()) {
     dr::Event ev = drill_event(result, o.live ? o.check : std::string("local"));
     json recorded = json::array();
+    if (!o.control.empty()) {
+      auto path = daemon_event_log(o.control);
+      if (!path) {
+        log_errors.push_back(path.error());
+      } else if (auto st = record_in_daemon(o.control, ev); !st) {
+        log_errors.push_back(st.error());
+      } else {
+        recorded.push_back(*path);
+      }
+    }
     for (const auto& path : logs) {
       if (auto st = append_event(path, ev); st) {
         recorded.push_back(path);

@@ -16,7 +16,8 @@ steerdns::Status HealthService::configure(const config::ServerSettings& settings
                                           std::vector<health::CheckSpec> specs) {
   std::lock_guard lk(mu_);
   if (engine_) {
-    if (settings.checker_id != checker_id_ || settings.health_state_file != state_file_) {
+    if (settings.checker_id != checker_id_ ||
+        (!state_store_ && settings.health_state_file != state_file_)) {
       spdlog::warn(
           "reload: server.checker_id / server.health_state_file changed; they change only on "
           "restart (still '{}', '{}')",
@@ -30,7 +31,7 @@ steerdns::Status HealthService::configure(const config::ServerSettings& settings
     return st;
   }
   checker_id_ = settings.checker_id;
-  state_file_ = settings.health_state_file;
+  state_file_ = state_store_ ? state_store_->describe() + " [health]" : settings.health_state_file;
   if (specs.empty()) {
     return OkStatus();  // nothing to probe: no thread, no state file
   }
@@ -43,7 +44,8 @@ steerdns::Status HealthService::configure(const config::ServerSettings& settings
   prober_ = health::make_prober(*io_);
   health::EngineOptions opts;
   opts.checker_id = checker_id_;
-  opts.state_file = state_file_;
+  opts.state_file = state_store_ ? std::string() : state_file_;
+  opts.state_store = state_store_;
   engine_ = std::make_unique<health::Engine>(*io_, RealClock::instance(), *prober_, opts);
   for (const auto& cb : listeners_) {
     engine_->on_transition(cb);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/state_store.h"
 #include "config/loader.h"
 #include "core/result.h"
 #include "health/engine.h"
@@ -28,6 +29,9 @@ namespace steerdns::daemon {
 class HealthService {
  public:
   HealthService() = default;
+  // Before the first configure(): persist check states in `store` (the daemon's durable
+  // store) instead of server.health_state_file.
+  void set_state_store(std::shared_ptr<StateStore> store) { state_store_ = std::move(store); }
   ~HealthService();
   HealthService(const HealthService&) = delete;
   HealthService& operator=(const HealthService&) = delete;
@@ -70,6 +74,7 @@ class HealthService {
   std::thread thread_;
   std::string checker_id_;
   std::string state_file_;
+  std::shared_ptr<StateStore> state_store_;  // when set: the state goes here, not to a file
   size_t checks_ = 0;
   std::vector<std::function<void(const health::Transition&)>> listeners_;
 };

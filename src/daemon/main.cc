@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/api_client.h"
+#include "cli/commands.h"
 #include "config/check.h"
 #include "core/version.h"
 #include "daemon/control.h"
@@ -20,6 +22,7 @@ namespace {
 
 struct HealthArgs {
   std::string control;
+  steerdns::cli::ApiOptions api;  // without --control: the native API
   bool json = false;
   std::vector<std::string> checks;
   std::string set_id;
@@ -27,12 +30,49 @@ struct HealthArgs {
   std::string set_reason;
 };
 
-int run_health(const HealthArgs& a, bool set) {
-  if (a.control.empty()) {
-    std::fprintf(stderr, "steerdns health: give --control PATH (the daemon's control socket)\n");
-    return 2;
+// `steerdns health [set]` over the API: GET /v1/health/checks, PUT .../{id}/status.
+int run_health_api(const HealthArgs& a, bool set, nlohmann::json& report) {
+  const char* what = set ? "health set" : "health";
+  auto settings = steerdns::cli::resolve_settings(a.api);
+  if (!settings) {
+    std::fprintf(stderr, "steerdns %s: %s\n", what, settings.error().c_str());
+    return 1;
   }
+  steerdns::cli::ApiClient client(std::move(*settings));
   if (set) {
+    nlohmann::json body{{"status", a.set_status}};
+    if (!a.set_reason.empty()) {
+      body["reason"] = a.set_reason;
+    }
+    auto r = client.call("PUT", "/v1/health/checks/" + steerdns::cli::url_escape(a.set_id) +
+                                    "/status", &body);
+    if (!r) {
+      std::fprintf(stderr, "steerdns health set: %s\n", r.error().c_str());
+      return 1;
+    }
+    if (a.json) {
+      std::printf("%s\n", r->dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else {
+      std::printf("health check '%s' set %s\n", a.set_id.c_str(), a.set_status.c_str());
+    }
+    return 0;
+  }
+  auto r = client.call("GET", "/v1/health/checks");
+  if (!r) {
+    std::fprintf(stderr, "steerdns health: %s\n", r.error().c_str());
+    return 1;
+  }
+  report = std::move(*r);
+  return -1;  // go on: filter and print as for the control socket
+}
+
+int run_health(const HealthArgs& a, bool set) {
+  nlohmann::json report;
+  if (a.control.empty()) {
+    if (int rc = run_health_api(a, set, report); rc >= 0) {
+      return rc;
+    }
+  } else if (set) {
     // One request line: a reason with line breaks would end it early.
     std::string reason = a.set_reason;
     std::replace_if(
@@ -49,12 +89,14 @@ int run_health(const HealthArgs& a, bool set) {
     std::printf("%s\n", r->c_str());
     return 0;
   }
-  auto r = steerdns::daemon::control_request(a.control, "health");
-  if (!r) {
-    std::fprintf(stderr, "steerdns health: %s\n", r.error().c_str());
-    return 1;
+  if (!a.control.empty()) {
+    auto r = steerdns::daemon::control_request(a.control, "health");
+    if (!r) {
+      std::fprintf(stderr, "steerdns health: %s\n", r.error().c_str());
+      return 1;
+    }
+    report = nlohmann::json::parse(*r, nullptr, false);
   }
-  auto report = nlohmann::json::parse(*r, nullptr, false);
   if (report.is_discarded() || !report.is_object()) {
     std::fprintf(stderr, "steerdns health: the daemon's reply is not a JSON report\n");
     return 1;
@@ -113,6 +155,13 @@ int run(int argc, char** argv) {
       "server.api_listen, else 127.0.0.1:8053, skipped with a warning if that is taken). "
       "Tokens: STEERDNS_API_TOKEN (read-write), STEERDNS_API_READ_TOKEN (read-only); "
       "without them only a loopback address is allowed");
+  auto* store_opt = serve->add_option(
+      "--store", so.store,
+      "Where zones, record sets, health checks, change batches, events and state are kept: "
+      "sqlite:PATH (created if missing) or sqlite::memory: (default: the config's "
+      "server.store, else sqlite:steerdns.db in the working directory; with --zone, in "
+      "memory). An empty store is seeded from --config / --zone; after that the store is "
+      "what is served");
   serve
       ->add_option("--tcp-max-clients", so.tcp_max_clients,
                    "Concurrent TCP connections; more are accepted and closed (default 1024)")
@@ -137,7 +186,9 @@ int run(int argc, char** argv) {
       "health",
       "Show a running daemon's health checks (a table, or --json); `health set` sets an "
       "external check");
-  health->add_option("--control", ha.control, "The daemon's control socket (required)");
+  health->add_option("--control", ha.control,
+                     "Talk to the daemon's control socket at PATH instead of the API");
+  steerdns::cli::add_api_options(health, ha.api);
   health->add_flag("--json", ha.json,
                    "Print the full report as JSON (adds the last observations with timings, "
                    "next probe, aggregation)");
@@ -151,7 +202,10 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"healthy", "unhealthy"}));
   health_set->add_option("--reason", ha.set_reason,
                          "Why (kept as the check's reason; default 'set to <status>')");
-  health_set->add_option("--control", ha.control, "The daemon's control socket (required)");
+  health_set->add_option("--control", ha.control,
+                         "Talk to the daemon's control socket at PATH instead of the API");
+  steerdns::cli::add_api_options(health_set, ha.api);
+  health_set->add_flag("--json", ha.json, "Print the check as the API returns it");
 
   steerdns::daemon::DrillCommand drill = steerdns::daemon::add_drill_command(app);
 
@@ -164,10 +218,15 @@ int run(int argc, char** argv) {
 
   // status, override, failback, events, explain, simulate (daemon/steering_cli.h)
   auto run_steering = steerdns::daemon::add_steering_commands(app);
+  // changes, zones, records, apply, zone import/export: API only (cli/commands.h)
+  auto run_api_commands = steerdns::cli::add_api_commands(app);
 
   CLI11_PARSE(app, argc, argv);
 
   if (int rc = run_steering(); rc >= 0) {
+    return rc;
+  }
+  if (int rc = run_api_commands(); rc >= 0) {
     return rc;
   }
 
@@ -178,6 +237,7 @@ int run(int argc, char** argv) {
     }
     so.control_set = control_opt->count() > 0;
     so.api_listen_set = api_opt->count() > 0;
+    so.store_set = store_opt->count() > 0;
     return steerdns::daemon::run_serve(so);
   }
   if (*reload) {

@@ -10,19 +10,27 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <thread>
 
-#include "api/health_routes.h"
+#include "api/native_routes.h"
+#include "api/route53/routes.h"
 #include "api/server.h"
+#include "api/services.h"
+#include "config/catalog.h"
 #include "config/loader.h"
+#include "control/plane.h"
 #include "core/snapshot.h"
 #include "core/version.h"
+#include "daemon/answer.h"
 #include "daemon/control.h"
 #include "daemon/health_service.h"
 #include "daemon/steering_service.h"
+#include "daemon/store_state.h"
 #include "server/address.h"
 #include "server/tcp.h"
 #include "server/udp.h"
@@ -53,13 +61,21 @@ std::string describe_zones(const config::RuntimeConfig& rc) {
 class Daemon {
  public:
   explicit Daemon(const ServeOptions& opts) : opts_(opts) {}
+  // Every exit path (a startup error too) stops the threads before members go: steering and
+  // health write their state through the store that plane_ owns.
+  ~Daemon() { stop_services(); }
 
   int run();
 
  private:
-  // Builds a complete config aside (the same way at startup and on reload).
-  Result<config::LoadedConfig> load() const;
-  // Reload: build aside, publish on success; the running config stays on failure.
+  // The config file (or the --zone files) as a catalog, and the file's server settings.
+  Result<config::Catalog> source_catalog(config::ServerSettings* settings) const;
+  // Where the store is: --store, the config's server.store, or the default.
+  std::string store_spec(const config::ServerSettings& settings) const;
+  // The control plane's publish hook: the first call starts health and steering, later ones
+  // swap the new config in (a failure leaves the running config serving).
+  Status publish(const config::LoadedConfig& compiled);
+  // Reload: what changed in the config file since it was last applied, as one change batch.
   Result<std::string> reload();
   void start_control(const std::string& path);
   void accept_control();
@@ -68,6 +84,8 @@ class Daemon {
   void wait_signals();
   // Starts the HTTP API (its own thread); false = a startup error (logged).
   bool start_api();
+  // API, plane, steering, health: in that order (each calls into the next). Idempotent.
+  void stop_services();
 
   const ServeOptions& opts_;
   Snapshot<config::RuntimeConfig> snapshot_;
@@ -79,8 +97,23 @@ class Daemon {
   HealthService health_;
   // After health_ (it reads the engine's view) and snapshot_ (it publishes every config).
   SteeringService steering_{snapshot_, RealClock::instance()};
-  std::unique_ptr<api::Server> api_;  // after health_: stopped before it
+  std::unique_ptr<control::Plane> plane_;  // after steering_: stopped before it
+  bool started_ = false;  // the first publish happened (health and steering run)
+  api::Services services_;  // what the API's routes call; filled by start_api()
+  std::unique_ptr<api::Server> api_;  // after health_ and plane_: stopped before them
 };
+
+void Daemon::stop_services() {
+  if (api_) {
+    api_->stop();  // before the plane and health engine it calls into
+    api_.reset();
+  }
+  if (plane_) {
+    plane_->stop();  // before steering and health, which its publishes call into
+  }
+  steering_.stop();  // before the health engine whose view it reads
+  health_.stop();
+}
 
 bool Daemon::start_api() {
   // The default address is best effort (another daemon on this machine may hold it); an
@@ -98,17 +131,60 @@ bool Daemon::start_api() {
     spdlog::error("API: {}", auth.error());
     return false;
   }
+  services_.plane = plane_.get();
+  services_.health_report = [this] { return health_.report_json(); };
+  services_.set_external = [this](const std::string& id, bool healthy, const std::string& reason) {
+    return health_.set_external(
+        id, healthy ? health::Status::kHealthy : health::Status::kUnhealthy, reason);
+  };
+  services_.steering = [this](const nlohmann::json& req) { return steering_.command(req); };
+  services_.answer = [this](const api::Question& q) -> Result<nlohmann::json> {
+    auto rc = snapshot_.load();
+    if (!rc) {
+      return Error{"the server is not serving yet"};
+    }
+    return answer_question(*rc, q);
+  };
+  std::vector<api::TokenSpec> tokens;
+  for (const auto& t : settings_.api_tokens) {
+    tokens.push_back({t.name, t.secret, t.secret_env, t.can_write});
+  }
+  if (auto st = auth->add_tokens(tokens); !st) {
+    spdlog::error("API: server.api_tokens: {}", st.error());
+    return false;
+  }
+  auto r53_keys = api::Route53Keys::from_env();
+  if (!r53_keys) {
+    spdlog::error("API: {}", r53_keys.error());
+    return false;
+  }
+  for (const auto& k : settings_.route53_keys) {
+    std::string secret = k.secret;
+    if (!k.secret_env.empty()) {
+      const char* v = std::getenv(k.secret_env.c_str());
+      if (v == nullptr) {
+        spdlog::error("API: server.route53_keys: '{}': environment variable {} is not set", k.id,
+                      k.secret_env);
+        return false;
+      }
+      secret = v;
+    }
+    if (auto st = r53_keys->add(k.id, secret); !st) {
+      spdlog::error("API: server.route53_keys: '{}': {}", k.id, st.error());
+      return false;
+    }
+  }
   api::Router router;
-  api::add_health_routes(
-      router, api::HealthAccess{
-                  [this] { return health_.report_json(); },
-                  [this](const std::string& id, bool healthy, const std::string& reason) {
-                    return health_.set_external(
-                        id, healthy ? health::Status::kHealthy : health::Status::kUnhealthy,
-                        reason);
-                  }});
+  api::add_native_routes(router, services_);
+  api::add_route53_routes(router, services_, *r53_keys);
   api::ServerOptions api_opts;
   api_opts.listen = addr;
+  api_opts.handler_threads = settings_.api_threads;
+  api_opts.tls_cert_file = settings_.api_tls_cert;
+  api_opts.tls_key_file = settings_.api_tls_key;
+  if (!r53_keys->empty()) {
+    api_opts.other_credentials = "Route 53 keys: " + r53_keys->describe();
+  }
   auto srv = std::make_unique<api::Server>(api_opts, std::move(*auth), std::move(router));
   if (auto st = srv->start(); !st) {
     if (explicit_addr) {
@@ -123,29 +199,54 @@ bool Daemon::start_api() {
   return true;
 }
 
-Result<config::LoadedConfig> Daemon::load() const {
-  Result<config::LoadedConfig> loaded = Error{""};
+Result<config::Catalog> Daemon::source_catalog(config::ServerSettings* settings) const {
   if (!opts_.config_file.empty()) {
-    loaded = config::load_config_file(opts_.config_file);
-  } else {
-    std::vector<config::ZoneArg> args;
-    for (const auto& z : opts_.zones) {
-      auto a = config::parse_zone_arg(z);
-      if (!a) {
-        return Error{a.error()};
-      }
-      args.push_back(std::move(*a));
+    return config::from_config_file(opts_.config_file, settings);
+  }
+  config::Catalog cat;
+  for (const auto& z : opts_.zones) {
+    auto a = config::parse_zone_arg(z);
+    if (!a) {
+      return Error{a.error()};
     }
-    loaded = config::load_zone_args(args);
+    auto zone = config::file_zone(a->origin, a->path);
+    if (!zone) {
+      return Error{zone.error()};
+    }
+    std::string name = zone->row.name;
+    if (cat.zones.count(name) != 0) {
+      return Error{"--zone " + z + ": zone " + name + " given twice"};
+    }
+    cat.zones.emplace(name, std::move(*zone));
   }
-  if (!loaded) {
-    return loaded;
+  return cat;
+}
+
+std::string Daemon::store_spec(const config::ServerSettings& settings) const {
+  if (opts_.store_set) {
+    return opts_.store;
   }
-  // The YAML tree of a big config (thousands of steered sets) is gone by now; hand its many
-  // small freed blocks back to the OS instead of keeping them as RSS for the daemon's life.
-  malloc_trim(0);
+  if (!settings.store.empty()) {
+    // Relative paths in the config are relative to the config file, like every other path.
+    const std::string prefix = "sqlite:";
+    std::string path = settings.store.rfind(prefix, 0) == 0 ? settings.store.substr(prefix.size())
+                                                            : std::string();
+    if (!path.empty() && path != ":memory:" && path.front() != '/' &&
+        !opts_.config_file.empty()) {
+      auto dir = std::filesystem::absolute(opts_.config_file).parent_path();
+      return prefix + (dir / path).lexically_normal().string();
+    }
+    return settings.store;
+  }
+  return opts_.config_file.empty() ? "sqlite::memory:" : "sqlite:steerdns.db";
+}
+
+Status Daemon::publish(const config::LoadedConfig& compiled) {
+  const config::LoadedConfig* lc = &compiled;
+  config::LoadedConfig copy;
   if (!opts_.axfr_allow.empty()) {
-    auto rc = std::make_shared<config::RuntimeConfig>(*loaded->runtime);
+    copy = compiled;
+    auto rc = std::make_shared<config::RuntimeConfig>(*copy.runtime);
     for (const auto& text : opts_.axfr_allow) {
       auto c = config::Cidr::parse(text);
       if (!c) {
@@ -153,43 +254,114 @@ Result<config::LoadedConfig> Daemon::load() const {
       }
       rc->xfr_allow.push_back(*c);
     }
-    loaded->runtime = std::move(rc);
+    copy.runtime = std::move(rc);
+    lc = &copy;
   }
-  return loaded;
+  for (const auto& w : lc->warnings) {
+    spdlog::warn("{}", w);
+  }
+  if (!started_) {
+    snapshot_.publish(lc->runtime);
+    // Before serving: every check (standbys too) starts probing now, not on a first query.
+    health_.on_transition([this](const health::Transition&) { steering_.health_changed(); });
+    // A copy: steering needs the check specs too (overrides propagate through calculated
+    // checks).
+    if (auto st = health_.configure(settings_, lc->health_checks); !st) {
+      return st;
+    }
+    // Restores the persisted steering state and publishes the first table before serving.
+    if (auto st = steering_.start(settings_, *lc, health_.view()); !st) {
+      return st;
+    }
+    started_ = true;
+    return OkStatus();
+  }
+  if (auto st = steering_.check(*lc); !st) {
+    return st;
+  }
+  // Checks first: it is the step that can still fail, and a change applies all or nothing.
+  if (auto st = health_.configure(settings_, lc->health_checks); !st) {
+    return st;
+  }
+  // Publishes lc->runtime with a steering table for the current health and state.
+  return steering_.apply(*lc, health_.view());
 }
 
 Result<std::string> Daemon::reload() {
   auto t0 = std::chrono::steady_clock::now();
-  auto loaded = load();
-  if (!loaded) {
-    spdlog::error("reload failed, still serving the previous config: {}", loaded.error());
-    return Error{loaded.error()};
+  config::ServerSettings settings;
+  auto desired = source_catalog(&settings);
+  if (!desired) {
+    spdlog::error("reload failed, still serving the previous config: {}", desired.error());
+    return Error{desired.error()};
   }
-  for (const auto& w : loaded->warnings) {
-    spdlog::warn("{}", w);
-  }
-  if (!opts_.config_file.empty() && opts_.listen.empty() &&
-      loaded->server.listen != settings_.listen) {
+  if (!opts_.config_file.empty() && opts_.listen.empty() && settings.listen != settings_.listen) {
     spdlog::warn("reload: server.listen changed; listen addresses change only on restart");
   }
-  if (auto st = steering_.check(*loaded); !st) {
-    spdlog::error("reload failed, still serving the previous config: {}", st.error());
-    return Error{st.error()};
+  // What the file said when it was last applied: only the file's own edits are applied, so a
+  // reload does not undo changes made through the API to things the file did not touch.
+  config::Catalog previous;
+  if (auto prev = plane_->store().get_state("config-file"); prev && prev->has_value()) {
+    if (auto c = config::catalog_from_json(**prev)) {
+      previous = std::move(*c);
+    }
   }
-  // Checks first: it is the step that can still fail, and a reload changes all or nothing.
-  // A copy: steering needs the check specs too (overrides propagate through calculated checks).
-  if (auto st = health_.configure(loaded->server, loaded->health_checks); !st) {
-    spdlog::error("reload failed, still serving the previous config: {}", st.error());
-    return Error{st.error()};
+  config::ChangeBatch delta = config::diff(previous, *desired, /*compare_serials=*/true);
+  std::string author = opts_.config_file.empty() ? "reload:--zone" : "reload:" + opts_.config_file;
+  auto result = plane_->submit(
+      [delta, author](const config::Catalog& cur) -> Result<config::ChangeBatch> {
+        config::ChangeBatch b;
+        b.author = author;
+        b.comment = "config file reloaded";
+        for (auto c : delta.changes) {
+          bool exists = false;
+          if (c.kind == config::Kind::kZone) {
+            exists = cur.zones.count(c.key) != 0;
+          } else if (c.kind == config::Kind::kHealthCheck) {
+            exists = cur.checks.count(c.key) != 0;
+          } else if (c.kind == config::Kind::kRecordSet) {
+            const config::CatalogZone* z = nullptr;
+            if (!c.zone.empty()) {
+              auto it = cur.zones.find(c.zone);
+              z = it == cur.zones.end() ? nullptr : &it->second;
+            } else {
+              z = cur.zone_for(c.key.substr(0, c.key.rfind('/')));
+            }
+            exists = z != nullptr && z->records.count(c.key) != 0;
+          } else {
+            exists = true;
+          }
+          if (c.action == config::Action::kDelete) {
+            if (!exists) {
+              continue;  // already gone (deleted through the API)
+            }
+            c.body = nullptr;
+          } else if (c.kind != config::Kind::kSettings) {
+            c.action = exists ? config::Action::kUpsert : config::Action::kCreate;
+          }
+          if (c.kind == config::Kind::kZone && c.body.is_object()) {
+            c.body.erase("id");  // the store's id stays (the file's catalog has fresh ones)
+          }
+          b.changes.push_back(std::move(c));
+        }
+        return b;
+      });
+  if (!result) {
+    spdlog::error("reload failed, still serving the previous config: {}", result.error());
+    return Error{result.error()};
   }
-  std::string what = describe_zones(*loaded->runtime);
-  // Publishes loaded->runtime with a steering table for the current health and state.
-  if (auto st = steering_.apply(*loaded, health_.view()); !st) {
-    spdlog::error("reload: {}", st.error());
-    return Error{st.error()};
+  (void)plane_->store().put_state("config-file", config::to_json(*desired));
+  std::string change = "unchanged since it was last applied";
+  if (!result->no_op) {
+    bool insync = plane_->wait_insync(result->change.id, std::chrono::seconds(30));
+    change = fmt::format("change {} ({} changes) {}", result->change.id, delta.changes.size(),
+                         insync ? "INSYNC" : "PENDING");
   }
-  std::string msg =
-      fmt::format("{}; {} health checks in {:.1f} ms", what, health_.check_count(), ms_since(t0));
+  // Zones first: what scripts that reload and check the serial read.
+  auto served = plane_->served();
+  std::string msg = fmt::format("{}; {} health checks in {:.1f} ms; {}",
+                                served ? describe_zones(*served->runtime) : "no zones",
+                                health_.check_count(), ms_since(t0), change);
   spdlog::info("reloaded: {}", msg);
   return msg;
 }
@@ -293,30 +465,44 @@ std::string Daemon::control_command(const std::string& line) {
 
 int Daemon::run() {
   auto t0 = std::chrono::steady_clock::now();
-  auto loaded = load();
-  if (!loaded) {
-    spdlog::error("{}", loaded.error());
+  auto seed = source_catalog(&settings_);
+  if (!seed) {
+    spdlog::error("{}", seed.error());
     return 1;
   }
-  for (const auto& w : loaded->warnings) {
-    spdlog::warn("{}", w);
+  std::string spec = store_spec(settings_);
+  auto store = store::open_store(spec);
+  if (!store) {
+    spdlog::error("store: {}", store.error());
+    return 1;
   }
-  settings_ = loaded->server;
-  std::shared_ptr<const config::RuntimeConfig> runtime = loaded->runtime;
+  control::Hooks hooks;
+  hooks.publish = [this](const config::LoadedConfig& lc) { return publish(lc); };
+  hooks.check = [this](const config::LoadedConfig& lc) { return steering_.check(lc); };
+  plane_ = std::make_unique<control::Plane>(std::move(*store), settings_, std::move(hooks));
+  // Health and steering state and the event log live in the store too -- unless the store is
+  // in memory and a state file was asked for (the files then keep them across restarts).
+  if (spec != "sqlite::memory:" || settings_.health_state_file.empty()) {
+    auto state = state_store_over(plane_->store());
+    health_.set_state_store(state);
+    steering_.set_state_store(state);
+  }
+  std::string author = opts_.config_file.empty() ? "--zone" : "config:" + opts_.config_file;
+  bool fresh = false;
+  if (auto prev = plane_->store().get_state("config-file"); !prev || !prev->has_value()) {
+    fresh = true;
+  }
+  // Publishes the stored (or seeded) catalog: health and steering start in publish().
+  if (auto st = plane_->start(&*seed, author); !st) {
+    spdlog::error("{}", st.error());
+    return 1;
+  }
+  if (fresh) {
+    (void)plane_->store().put_state("config-file", config::to_json(*seed));
+  }
+  malloc_trim(0);
+  std::shared_ptr<const config::RuntimeConfig> runtime = snapshot_.load();
   std::string zones_text = describe_zones(*runtime);
-  snapshot_.publish(std::move(runtime));
-  // Before serving: every check (standbys too) starts probing now, not on a first query.
-  health_.on_transition([this](const health::Transition&) { steering_.health_changed(); });
-  // A copy: steering needs the check specs too (overrides propagate through calculated checks).
-  if (auto st = health_.configure(settings_, loaded->health_checks); !st) {
-    spdlog::error("{}", st.error());
-    return 1;
-  }
-  // Restores the persisted steering state and publishes the first table before serving.
-  if (auto st = steering_.start(settings_, *loaded, health_.view()); !st) {
-    spdlog::error("{}", st.error());
-    return 1;
-  }
   double load_ms = ms_since(t0);
 
   std::vector<std::string> listen = opts_.listen.empty() ? settings_.listen : opts_.listen;
@@ -380,9 +566,10 @@ int Daemon::run() {
   }
   spdlog::info(
       "steerdns {} listening on {} (udp: {} threads, tcp: max {} clients){}; zones: {}; "
-      "{} health checks; loaded in {:.1f} ms",
+      "{} health checks; store {} (revision {}); loaded in {:.1f} ms",
       kVersion, listen_text, threads, tcp_opts.max_clients,
-      control.empty() ? "" : "; control " + control, zones_text, health_.check_count(), load_ms);
+      control.empty() ? "" : "; control " + control, zones_text, health_.check_count(),
+      plane_->store().describe(), plane_->served_revision(), load_ms);
   // The sockets are bound already (queries queue in the kernel); logged first so that anyone
   // who got an answer can also read the startup line.
   udp.start();
@@ -392,11 +579,7 @@ int Daemon::run() {
 
   udp.stop();
   tcp.stop();
-  if (api_) {
-    api_->stop();  // before the health engine it calls into
-  }
-  steering_.stop();  // before the health engine whose view it reads
-  health_.stop();
+  stop_services();
   server::CounterTotals u = udp.totals();
   server::CounterTotals t = tcp.totals();
   spdlog::info(

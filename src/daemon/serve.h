@@ -1,7 +1,10 @@
 #pragma once
-// `steerdns serve`: loads the zones or config, binds the transports, and serves until SIGTERM or
-// SIGINT. SIGHUP and the control socket's "reload" rebuild the RuntimeConfig aside and publish
-// it with one pointer swap; a failed reload keeps the running config serving and says why.
+// `steerdns serve`: opens the store (seeding an empty one from the config file or --zone
+// files), binds the transports, and serves until SIGTERM or SIGINT. Every change -- API,
+// Route 53 API, reload -- goes through the control plane (control/plane.h): validated, durable,
+// then published with one pointer swap. SIGHUP and the control socket's "reload" re-read the
+// config file and apply what changed in it since it was last applied, as one change batch; a
+// failed reload keeps the running config serving and says why.
 #include <string>
 #include <vector>
 
@@ -23,6 +26,11 @@ struct ServeOptions {
   // 127.0.0.1:8053 (skipped with a warning when that cannot be bound).
   bool api_listen_set = false;
   std::string api_listen;
+  // --store sqlite:PATH | sqlite::memory:. Unset: the config's server.store (relative to the
+  // config file), else sqlite:steerdns.db in the working directory; with --zone (no config)
+  // an in-memory store, since the zone files are the source then.
+  bool store_set = false;
+  std::string store;
 };
 
 // Returns the process exit code.

@@ -1,14 +1,17 @@
 #include "daemon/steering_cli.h"
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "cli/api_client.h"
 #include "daemon/control.h"
 
 namespace steerdns::daemon {
@@ -18,6 +21,7 @@ using nlohmann::json;
 
 struct Args {
   std::string control;
+  cli::ApiOptions api;  // without --control the requests go to the API
   bool json_out = false;
   // override
   std::string check, member, set;
@@ -30,6 +34,8 @@ struct Args {
   std::string name, type, client, ecs;
   std::vector<std::string> down;
   std::vector<std::string> only_sets;
+  // failover / failback SET
+  std::string steer_set, to;
 };
 
 int64_t now_wall_ms() {
@@ -72,11 +78,22 @@ std::string str(const json& j, const char* k) {
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-// Sends one steering request; prints the error and returns nullopt-like on failure.
+// Sends one steering request, to the control socket with --control, else to the API (the same
+// JSON either way); prints the error and returns false on failure.
 bool request(const char* what, const Args& a, const json& req, json& out) {
   if (a.control.empty()) {
-    std::fprintf(stderr, "steerdns %s: give --control PATH (the daemon's control socket)\n", what);
-    return false;
+    auto settings = cli::resolve_settings(a.api);
+    if (!settings) {
+      std::fprintf(stderr, "steerdns %s: %s\n", what, settings.error().c_str());
+      return false;
+    }
+    auto r = cli::steer_via_api(cli::ApiClient(std::move(*settings)), req);
+    if (!r) {
+      std::fprintf(stderr, "steerdns %s: %s\n", what, r.error().c_str());
+      return false;
+    }
+    out = std::move(*r);
+    return true;
   }
   auto r = control_request(a.control, "steer " + req.dump());
   if (!r) {
@@ -438,8 +455,256 @@ int run_simulate(const Args& a) {
   return 0;
 }
 
+std::string default_author(const Args& a) {
+  if (!a.author.empty()) {
+    return a.author;
+  }
+  const char* user = std::getenv("USER");
+  return user != nullptr && *user != '\0' ? user : "cli";
+}
+
+// The status entry of the failover set SET ("NAME/TYPE" or "NAME"), as the daemon resolves
+// it: one match or an error listing the candidates.
+bool find_failover_set(const char* what, const Args& a, json& set_out) {
+  json st;
+  if (!request(what, a, json{{"cmd", "status"}}, st)) {
+    return false;
+  }
+  std::string name = a.steer_set;
+  for (char& c : name) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  std::string type;
+  if (auto slash = name.rfind('/'); slash != std::string::npos) {
+    type = name.substr(slash + 1);
+    name = name.substr(0, slash);
+  }
+  if (name.empty() || name.back() != '.') {
+    name += '.';
+  }
+  // An exact name first; else a name relative to its zone ("app" for app.example.test.), as
+  // long as it names one set.
+  std::vector<json> matches;
+  std::vector<json> relative;
+  std::string all;
+  for (const auto& s : st["sets"]) {
+    std::string key = str(s, "set");
+    all += (all.empty() ? "" : ", ") + key;
+    std::string lk = key;
+    for (char& c : lk) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    auto slash = lk.rfind('/');
+    if (!type.empty() && lk.substr(slash + 1) != type) {
+      continue;
+    }
+    if (lk.substr(0, slash) == name) {
+      matches.push_back(s);
+    } else if (lk.compare(0, name.size(), name) == 0) {
+      relative.push_back(s);
+    }
+  }
+  if (matches.empty()) {
+    matches = relative;
+  }
+  if (matches.size() == 1) {
+    set_out = matches[0];
+    return true;
+  }
+  if (matches.empty()) {
+    std::fprintf(stderr, "steerdns %s: no failover record set '%s' (failover sets: %s)\n", what,
+                 a.steer_set.c_str(), all.empty() ? "none" : all.c_str());
+  } else {
+    std::string keys;
+    for (const auto& m : matches) {
+      keys += (keys.empty() ? "" : ", ") + str(m, "set");
+    }
+    std::fprintf(stderr, "steerdns %s: '%s' is ambiguous (%s): give NAME/TYPE\n", what,
+                 a.steer_set.c_str(), keys.c_str());
+  }
+  return false;
+}
+
+int tier_of_word(const std::string& to) {
+  static const char* names[] = {"primary", "secondary", "tertiary"};
+  for (int i = 0; i < 3; ++i) {
+    if (to == names[i]) {
+      return i + 1;
+    }
+  }
+  if (!to.empty() && to.size() < 4 && to.find_first_not_of("0123456789") == std::string::npos) {
+    return std::stoi(to);
+  }
+  return 0;
+}
+
+// Forces the set onto a later tier (or one member) with member overrides: every member before
+// it is forced down, so the orchestrator fails over as it would for a real outage (timed,
+// TTL-lowered, logged). `steerdns failback SET` clears them.
+int run_failover(const Args& a) {
+  const char* what = "failover";
+  json set;
+  if (!find_failover_set(what, a, set)) {
+    return 1;
+  }
+  std::string key = str(set, "set");
+  auto slash = key.rfind('/');
+  json ex;
+  if (!request(what, a,
+               json{{"cmd", "explain"}, {"name", key.substr(0, slash)},
+                    {"type", key.substr(slash + 1)}},
+               ex)) {
+    return 1;
+  }
+  int to_tier = tier_of_word(a.to);
+  std::string to_member;
+  std::string tiers, ids;
+  for (const auto& m : ex["members"]) {
+    ids += (ids.empty() ? "" : ", ") + str(m, "set_id") + " (tier " + str(m, "tier") + ")";
+    if (to_tier == 0 && str(m, "set_id") == a.to) {
+      to_member = a.to;
+      to_tier = m.value("tier", 0);
+    }
+  }
+  if (to_tier <= 0) {
+    std::fprintf(stderr,
+                 "steerdns failover: --to '%s' is not secondary, a tier number or a member of "
+                 "%s (members: %s)\n",
+                 a.to.c_str(), key.c_str(), ids.c_str());
+    return 2;
+  }
+  std::vector<std::string> down;
+  std::vector<std::string> target_unhealthy;
+  bool target_exists = false;
+  for (const auto& m : ex["members"]) {
+    int tier = m.value("tier", 0);
+    std::string id = str(m, "set_id");
+    bool is_target = tier == to_tier && (to_member.empty() || id == to_member);
+    if (is_target) {
+      target_exists = true;
+      if (!m.value("healthy", false)) {
+        target_unhealthy.push_back(id);
+      }
+    } else if (tier < to_tier || (tier == to_tier && !to_member.empty())) {
+      down.push_back(id);
+    }
+  }
+  if (!target_exists) {
+    std::fprintf(stderr, "steerdns failover: %s has no tier %d (members: %s)\n", key.c_str(),
+                 to_tier, ids.c_str());
+    return 2;
+  }
+  if (down.empty()) {
+    std::fprintf(stderr,
+                 "steerdns failover: %s: nothing comes before %s, so nothing to force down (to "
+                 "go back, use `steerdns failback %s`)\n",
+                 key.c_str(), a.to.c_str(), key.c_str());
+    return 2;
+  }
+  std::string author = default_author(a);
+  json replies = json::array();
+  for (size_t i = 0; i < down.size(); ++i) {
+    json req{{"cmd", "override-set"},      {"scope", "member"},
+             {"target", key + "#" + down[i]}, {"action", "down"},
+             {"reason", a.reason},          {"author", author},
+             {"expires", a.expires.empty() ? "1h" : a.expires}};
+    json r;
+    if (!request(what, a, req, r)) {
+      // Undo the ones already set: a half-done failover must not linger.
+      for (size_t j = 0; j < i; ++j) {
+        json ignored;
+        request(what, a,
+                json{{"cmd", "override-clear"}, {"scope", "member"},
+                     {"target", key + "#" + down[j]}, {"author", author}},
+                ignored);
+      }
+      return 1;
+    }
+    replies.push_back(r);
+  }
+  if (a.json_out) {
+    print_json(json{{"set", key}, {"to_tier", to_tier}, {"to", a.to}, {"overrides", replies}});
+  } else {
+    int64_t now = now_wall_ms();
+    std::printf("failover of %s to %s (tier %d):\n", key.c_str(), a.to.c_str(), to_tier);
+    for (const auto& r : replies) {
+      std::printf("  override: %s\n", override_line(r, now).c_str());
+    }
+    std::printf("undo with: steerdns failback %s\n", key.c_str());
+  }
+  for (const auto& id : target_unhealthy) {
+    std::fprintf(stderr, "steerdns failover: warning: %s#%s is unhealthy right now\n", key.c_str(),
+                 id.c_str());
+  }
+  return 0;
+}
+
+// Clears the set's own overrides (member and record-set scope) and approves a manual failback
+// that is waiting; check overrides reach other sets too and are only reported.
+int run_failback(const Args& a) {
+  const char* what = "failback";
+  json set;
+  if (!find_failover_set(what, a, set)) {
+    return 1;
+  }
+  std::string key = str(set, "set");
+  std::string author = default_author(a);
+  json done = json::array();
+  for (const auto& o : set["overrides"]) {
+    std::string scope = str(o, "scope");
+    std::string target = str(o, "target");
+    if (scope == "check") {
+      std::fprintf(stderr,
+                   "steerdns failback: the override on check %s also reaches %s; clear it with "
+                   "`steerdns override clear --check %s`\n",
+                   target.c_str(), key.c_str(), target.c_str());
+      continue;
+    }
+    json r;
+    if (!request(what, a,
+                 json{{"cmd", "override-clear"}, {"scope", scope == "record_set" ? "set" : scope},
+                      {"target", target}, {"author", author}},
+                 r)) {
+      return 1;
+    }
+    done.push_back(json{{"cleared", o}});
+  }
+  json now_set;
+  if (!find_failover_set(what, a, now_set)) {
+    return 1;
+  }
+  if (now_set.value("awaiting_approval", false)) {
+    json r;
+    if (!request(what, a, json{{"cmd", "failback-approve"}, {"set", key}, {"author", author}},
+                 r)) {
+      return 1;
+    }
+    done.push_back(json{{"approved", r}});
+  }
+  if (a.json_out) {
+    print_json(json{{"set", key}, {"done", done}});
+    return 0;
+  }
+  if (done.empty()) {
+    std::printf("%s: nothing to fail back (phase %s, tier %s, no overrides of its own)\n",
+                key.c_str(), str(now_set, "phase").c_str(), str(now_set, "active_tier").c_str());
+    return 0;
+  }
+  for (const auto& d : done) {
+    if (d.contains("cleared")) {
+      std::printf("cleared override on %s %s\n", str(d["cleared"], "scope").c_str(),
+                  str(d["cleared"], "target").c_str());
+    } else {
+      std::printf("failback of %s approved by %s\n", key.c_str(), author.c_str());
+    }
+  }
+  return 0;
+}
+
 void control_opts(CLI::App* c, Args& a) {
-  c->add_option("--control", a.control, "The daemon's control socket (required)");
+  c->add_option("--control", a.control,
+                "Talk to the daemon's control socket at PATH instead of the API");
+  cli::add_api_options(c, a.api);
   c->add_flag("--json", a.json_out, "Print the daemon's JSON reply");
 }
 
@@ -493,8 +758,28 @@ std::function<int()> add_steering_commands(CLI::App& app) {
   CLI::App* ov_list = ov->add_subcommand("list", "List the overrides in force");
   control_opts(ov_list, *a);
 
-  CLI::App* fb = app.add_subcommand("failback", "Manual failback (approve)");
-  fb->require_subcommand(1);
+  CLI::App* fo = app.add_subcommand(
+      "failover",
+      "Move a failover set to a later tier or one member now: forces every member before it "
+      "down with member overrides (undo: steerdns failback SET)");
+  fo->add_option("set", a->steer_set, "The record set: NAME/TYPE, or NAME")->required();
+  fo->add_option("--to", a->to,
+                 "secondary (tier 2), tertiary, a tier number, or a member's set_id")
+      ->required();
+  fo->add_option("--reason", a->reason, "Why (required; shown wherever the state is)")
+      ->required();
+  fo->add_option("--expires", a->expires, "How long the overrides last, e.g. 30m (default 1h)");
+  fo->add_option("--author", a->author, "Who does it (default: $USER)");
+  control_opts(fo, *a);
+
+  CLI::App* fb = app.add_subcommand(
+      "failback",
+      "Go back to the first healthy tier: `failback SET` clears the set's own overrides and "
+      "approves a waiting manual failback; `failback approve SET` only approves");
+  fb->require_subcommand(0, 1);
+  fb->add_option("set", a->steer_set, "The record set: NAME/TYPE, or NAME");
+  fb->add_option("--author", a->author, "Who does it (default: $USER)");
+  control_opts(fb, *a);
   CLI::App* fb_approve = fb->add_subcommand(
       "approve", "Approve failing back a set held on a later tier (failback: manual)");
   fb_approve->add_option("set", a->approve_set, "The record set: NAME/TYPE, or NAME")->required();
@@ -546,6 +831,16 @@ std::function<int()> add_steering_commands(CLI::App& app) {
     }
     if (fb_approve->parsed()) {
       return run_approve(*a);
+    }
+    if (fo->parsed()) {
+      return run_failover(*a);
+    }
+    if (fb->parsed()) {
+      if (a->steer_set.empty()) {
+        std::fprintf(stderr, "steerdns failback: give SET, or approve SET\n");
+        return 2;
+      }
+      return run_failback(*a);
     }
     if (events->parsed()) {
       return run_events(*a);

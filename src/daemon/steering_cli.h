@@ -3,11 +3,13 @@
 // (`steer {JSON}` requests, daemon/steering_service.h):
 //   status                      per steered set: phase, active/healthy tier, TTL, since, flags
 //   override set|clear|list     operator overrides with reason, author and expiry
-//   failback approve SET        manual failback
+//   failover SET --to TIER      force the set onto a later tier / member (member overrides)
+//   failback SET | approve SET  undo a failover / approve a manual failback
 //   events [--last N]           the event log (transitions, overrides, actions)
 //   explain NAME TYPE           the answer and the decision path, on the live state
 //   simulate --down CHECK...    how answers would change; changes nothing
-// Each takes --control PATH and --json.
+// Each takes --json, and --control PATH for the control socket; without it they go to the
+// native API (cli/api_client.h: --api URL, a token from the environment or a config file).
 #include <functional>
 
 namespace CLI {

@@ -10,10 +10,12 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
 
+#include "core/text.h"
 #include "dns/rrtype.h"
 #include "health/forced.h"
 #include "policy/explain.h"
@@ -24,13 +26,6 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kRecentEvents = 1000;
-
-std::string lower(std::string s) {
-  for (auto& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
-}
 
 std::string str_field(const json& j, const char* key) {
   auto it = j.find(key);
@@ -244,7 +239,10 @@ Status SteeringService::start(const config::ServerSettings& settings,
   if (started_) {
     return Error{"steering: already started"};
   }
-  if (!settings.health_state_file.empty()) {
+  if (state_store_) {
+    state_path_ = state_store_->describe() + " [steering]";
+    events_path_ = state_store_->describe() + " [events]";
+  } else if (!settings.health_state_file.empty()) {
     auto dir = std::filesystem::path(settings.health_state_file).parent_path();
     state_path_ = (dir / "steerdns-steering.json").string();
     events_path_ = (dir / "steerdns-events.jsonl").string();
@@ -253,22 +251,34 @@ Status SteeringService::start(const config::ServerSettings& settings,
   checks_ = loaded.health_checks;
   view_ = view;
   orch_.configure(base_->steering_spec);
-  if (!state_path_.empty()) {
+  std::optional<std::string> saved;
+  if (state_store_) {
+    auto r = state_store_->get("steering");
+    if (!r) {
+      return Error{"steering: state: " + r.error()};
+    }
+    saved = *r;
+  } else if (!state_path_.empty()) {
     std::ifstream in(state_path_);
     if (in) {
       std::stringstream ss;
       ss << in.rdbuf();
-      if (auto st = orch_.restore(ss.str()); !st) {
-        // Starting from scratch is safer than not starting: say loudly what was lost.
-        spdlog::error("steering: state file {} not restored ({}); starting from health alone",
-                      state_path_, st.error());
-      } else {
-        last_saved_ = ss.str();
-        spdlog::info("steering: state restored from {}", state_path_);
-      }
+      saved = ss.str();
     }
   }
-  if (!events_path_.empty()) {
+  if (saved) {
+    if (auto st = orch_.restore(*saved); !st) {
+      // Starting from scratch is safer than not starting: say loudly what was lost.
+      spdlog::error("steering: state {} not restored ({}); starting from health alone",
+                    state_path_, st.error());
+    } else {
+      last_saved_ = *saved;
+      spdlog::info("steering: state restored from {}", state_path_);
+    }
+  }
+  if (state_store_) {
+    log_ = dr::EventLog::over(state_store_);
+  } else if (!events_path_.empty()) {
     auto log = dr::EventLog::open(events_path_);
     if (!log) {
       return Error{"steering: event log: " + log.error()};
@@ -433,7 +443,8 @@ void SteeringService::save_locked() {
   if (text == last_saved_) {
     return;
   }
-  if (auto st = write_atomically(state_path_, text); !st) {
+  Status st = state_store_ ? state_store_->put("steering", text) : write_atomically(state_path_, text);
+  if (!st) {
     spdlog::error("steering: state not saved: {}", st.error());
     return;
   }
@@ -595,9 +606,22 @@ Result<json> SteeringService::command(const json& req) {
   if (cmd == "simulate") {
     return simulate(req);
   }
+  if (cmd == "record-event") {
+    // An event from outside the orchestrator (a drill's result) into the same log.
+    auto it = req.find("event");
+    if (it == req.end() || !it->is_object()) {
+      return Error{"record-event: 'event' must be an object"};
+    }
+    auto e = dr::event_from_json_line(it->dump());
+    if (!e) {
+      return Error{"record-event: " + e.error()};
+    }
+    record(*e, false);
+    return json{{"recorded", events_path_.empty() ? "memory" : events_path_}};
+  }
   return Error{"unknown steering command '" + cmd +
                "' (known: status, override-set, override-clear, override-list, "
-               "failback-approve, events, explain, simulate)"};
+               "failback-approve, events, explain, simulate, record-event)"};
 }
 
 // The last drills (events of type "drill", written by `steerdns drill`), newest last, with

@@ -30,6 +30,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "core/snapshot.h"
+#include "core/state_store.h"
 #include "dr/actions.h"
 #include "dr/event_log.h"
 #include "dr/orchestrator.h"
@@ -45,6 +46,9 @@ class SteeringService {
   SteeringService(const SteeringService&) = delete;
   SteeringService& operator=(const SteeringService&) = delete;
 
+  // Before start(): keep the orchestrator's state (key "steering") and the event log in
+  // `store` (the daemon's durable store) instead of files beside the health state file.
+  void set_state_store(std::shared_ptr<StateStore> store) { state_store_ = std::move(store); }
   // Startup, after the health engine is configured: restores the persisted state, publishes
   // loaded.runtime with its table and starts the thread. `view` may be null (no checks).
   // Errors only for an event log or state file that cannot be opened at all.
@@ -116,6 +120,7 @@ class SteeringService {
   std::string events_path_;
   std::string last_saved_;
   std::unique_ptr<dr::EventLog> log_;
+  std::shared_ptr<StateStore> state_store_;  // set: state and events go here, not to files
   std::thread thread_;
 
   mutable std::mutex ev_mu_;        // the two below; never held while calling out

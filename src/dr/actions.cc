@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "core/spawn.h"
+#include "core/text.h"
 #include "core/version.h"
 
 extern char** environ;
@@ -45,13 +46,6 @@ std::string iso_time(Millis wall_ms) {
   size_t n = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &t);
   std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(wall_ms % 1000));
   return buf;
-}
-
-std::string lower(std::string s) {
-  for (auto& c : s) {
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return s;
 }
 
 // Output for an audit line: one line, printable, shortened.

@@ -171,8 +171,48 @@ Result<std::unique_ptr<EventLog>> EventLog::open(const std::string& path) {
   return std::unique_ptr<EventLog>(new EventLog(fd, path, repaired));
 }
 
+std::unique_ptr<EventLog> EventLog::over(std::shared_ptr<StateStore> store) {
+  std::unique_ptr<EventLog> log(new EventLog(-1, store->describe() + " [events]", 0));
+  log->store_ = std::move(store);
+  return log;
+}
+
+Result<EventLogRead> EventLog::read_last(size_t n) const {
+  if (!store_) {
+    return read_event_log(path_, n);
+  }
+  auto rows = store_->last_events(n);
+  if (!rows) {
+    return Error{"event log " + path_ + ": " + rows.error()};
+  }
+  EventLogRead out;
+  for (const auto& text : *rows) {
+    auto e = event_from_json_line(text);
+    if (e) {
+      out.events.push_back(std::move(*e));
+    } else {
+      ++out.corrupt_lines;
+    }
+  }
+  if (out.corrupt_lines > 0) {
+    out.warning = std::to_string(out.corrupt_lines) + " stored events did not parse (skipped)";
+  }
+  return out;
+}
+
 Status EventLog::append(const std::vector<Event>& batch) {
   if (batch.empty()) {
+    return OkStatus();
+  }
+  if (store_) {
+    std::vector<std::string> rows;
+    rows.reserve(batch.size());
+    for (const auto& e : batch) {
+      rows.push_back(event_to_json_line(e));
+    }
+    if (auto st = store_->append_events(rows); !st) {
+      return Error{"event log " + path_ + ": " + st.error()};
+    }
     return OkStatus();
   }
   std::string data;

@@ -1,7 +1,7 @@
 #pragma once
 // Append-only event log: one JSON object per line, appended in batches, each batch written with
-// one write() and fsync'd before append() returns. Used for failover events until the store
-// (issue 5) exists.
+// one write() and fsync'd before append() returns -- or, made with over(), the same events kept
+// in the daemon's durable store (core/state_store.h), where they sit beside the change batches.
 //
 // A crash can leave a torn last line (a write that did not finish). The reader skips it and
 // says so; open() for appending truncates it first so the next batch starts on a fresh line.
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/state_store.h"
 #include "dr/orchestrator.h"
 
 namespace steerdns::dr {
@@ -38,13 +39,15 @@ class EventLog {
  public:
   // Opens (creating) the log for appending. A torn last line is cut off (see repaired_bytes()).
   static Result<std::unique_ptr<EventLog>> open(const std::string& path);
+  // The log kept in a state store instead of a file.
+  static std::unique_ptr<EventLog> over(std::shared_ptr<StateStore> store);
   ~EventLog();
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
 
   Status append(const std::vector<Event>& batch);
   Status append(const Event& e) { return append(std::vector<Event>{e}); }
-  Result<EventLogRead> read_last(size_t n) const { return read_event_log(path_, n); }
+  Result<EventLogRead> read_last(size_t n) const;
 
   const std::string& path() const { return path_; }
   size_t repaired_bytes() const { return repaired_bytes_; }  // torn tail cut off by open()
@@ -52,6 +55,7 @@ class EventLog {
  private:
   EventLog(int fd, std::string path, size_t repaired);
   int fd_;
+  std::shared_ptr<StateStore> store_;  // set: events go here, fd_ is -1
   std::string path_;
   size_t repaired_bytes_;
   std::mutex mu_;

@@ -59,8 +59,9 @@ Engine::Engine(boost::asio::io_context& io, Clock& clock, Prober& prober, Engine
   if (opts_.max_concurrent_probes == 0) {
     opts_.max_concurrent_probes = 1;
   }
-  if (!opts_.state_file.empty()) {
-    state_file_ = std::make_unique<StateFile>(opts_.state_file);
+  if (opts_.state_store || !opts_.state_file.empty()) {
+    state_file_ = opts_.state_store ? std::make_unique<StateFile>(opts_.state_store, "health")
+                                    : std::make_unique<StateFile>(opts_.state_file);
     auto loaded = state_file_->load();
     if (loaded.ok()) {
       persisted_ = std::move(loaded.value());

@@ -101,7 +101,8 @@ struct EngineOptions {
   std::string checker_id = "local";
   size_t max_concurrent_probes = 512;
   size_t history = 10;              // observations kept per check for report()
-  std::string state_file;           // empty: no persistence
+  std::string state_file;           // empty: no persistence (unless state_store is set)
+  std::shared_ptr<StateStore> state_store;  // when set: state kept here (key "health")
   Millis save_interval_ms = 1'000;  // at most one state write per this period
   // Publishing copies the whole view, so with thousands of checks changing at once (a mass
   // outage) views are coalesced: after a publish, the next one waits at least this long.

@@ -30,17 +30,31 @@ std::string errno_text() { return std::system_category().message(errno); }
 }  // namespace
 
 Result<std::map<std::string, PersistedCheck>> StateFile::load() const {
-  std::map<std::string, PersistedCheck> out;
+  if (store_) {
+    auto text = store_->get(key_);
+    if (!text) {
+      return Error{path_ + ": cannot read health state: " + text.error()};
+    }
+    if (!text->has_value()) {
+      return std::map<std::string, PersistedCheck>{};
+    }
+    return parse(**text);
+  }
   std::ifstream in(path_);
   if (!in) {
     if (!std::filesystem::exists(path_)) {
-      return out;
+      return std::map<std::string, PersistedCheck>{};
     }
     return Error{path_ + ": cannot read health state: " + errno_text()};
   }
   std::stringstream buf;
   buf << in.rdbuf();
-  json doc = json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+  return parse(buf.str());
+}
+
+Result<std::map<std::string, PersistedCheck>> StateFile::parse(const std::string& text) const {
+  std::map<std::string, PersistedCheck> out;
+  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
     return Error{path_ + ": health state is not valid JSON"};
   }
@@ -86,6 +100,12 @@ steerdns::Status StateFile::save(const std::map<std::string, PersistedCheck>& ch
   }
   // Invalid UTF-8 in a probe's reason must not make the state unsaveable.
   std::string text = doc.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
+  if (store_) {
+    if (auto st = store_->put(key_, text); !st) {
+      return Error{path_ + ": cannot save health state: " + st.error()};
+    }
+    return OkStatus();
+  }
 
   std::string tmp = path_ + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -124,8 +124,8 @@ class ApiHealthTest(unittest.TestCase):
     def test_without_tokens_loopback_only(self):
         api = self.start()
         self.assertRegex(self.d.logs(),
-                         rf"API on 127\.0\.0\.1:{self.api_port} without credentials "
-                         r"\(loopback only\)")
+                         rf"API on http://127\.0\.0\.1:{self.api_port} without credentials "
+                         r"\(loopback clients only\)")
         self.assertEqual(api.call("GET", "/healthz"), (200, b"ok\n"))
 
         status, report = api.call("GET", "/v1/health/checks")
@@ -179,7 +179,7 @@ class ApiHealthTest(unittest.TestCase):
 
         status, err = api.call("GET", "/v1/health/checks/nosuch")
         self.assertEqual(status, 404)
-        status, err = api.call("DELETE", "/v1/health/checks/lag")
+        status, err = api.call("POST", "/v1/health/checks/lag")
         self.assertEqual(status, 405)
         status, err = api.call("GET", "/v1/nothing")
         self.assertEqual((status, err["error"]["code"]), (404, "not_found"))
@@ -189,7 +189,7 @@ class ApiHealthTest(unittest.TestCase):
 
     def test_tokens(self):
         self.start(STEERDNS_API_TOKEN="rw-7f3c9", STEERDNS_API_READ_TOKEN="ro-2b81d")
-        self.assertIn(f"API on 127.0.0.1:{self.api_port} (tokens: env (read-write), "
+        self.assertIn(f"API on http://127.0.0.1:{self.api_port} (tokens: env (read-write), "
                       "env-read (read-only))", self.d.logs())
         anon, ro, rw, bad = self.api(), self.api("ro-2b81d"), self.api("rw-7f3c9"), self.api("x")
 
@@ -291,7 +291,7 @@ class ApiHealthTest(unittest.TestCase):
         # Not loopback and no token: refused.
         p = self.run_serve("--api-listen", "0.0.0.0:%d" % free_port())
         self.assertEqual(p.returncode, 1, p.stderr)
-        self.assertIn("not a loopback address and no API token is configured", p.stderr)
+        self.assertIn("not a loopback address and no credentials are configured", p.stderr)
         # An empty token variable is a mistake, not "no token".
         p = self.run_serve("--api-listen", "127.0.0.1:%d" % free_port(),
                            env={"STEERDNS_API_TOKEN": ""})

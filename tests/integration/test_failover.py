@@ -272,7 +272,7 @@ class FailoverTest(unittest.TestCase):
         types = [e["type"] for e in ev["events"]]
         for t in ("failover", "failback", "action_succeeded"):
             self.assertIn(t, types)
-        self.assertEqual(ev["source"], os.path.join(self.tmp, "state", "steerdns-events.jsonl"))
+        self.assertEqual(ev["source"], "sqlite:steerdns.db [events]")
         text = self.cli("events").stdout
         self.assertIn("failover", text)
         self.assertIn("tier 1 -> 2", text)
@@ -290,9 +290,9 @@ class FailoverTest(unittest.TestCase):
         human = self.cli("status").stdout
         self.assertIn("awaiting-approval", human)
 
-        # A restart keeps the hold (steerdns-steering.json).
+        # A restart keeps the hold (the store's steering state).
         self.d.stop()
-        self.assertTrue(os.path.exists(os.path.join(self.tmp, "state", "steerdns-steering.json")))
+        self.assertTrue(os.path.exists(os.path.join(self.tmp, "steerdns.db")))
         self.start()
         self.assertEqual(dig(self.port)[0], [SECONDARY])
         wait_until(lambda: self.status()["awaiting_approval"], timeout=15,

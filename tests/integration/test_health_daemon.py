@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import sqlite3
 import threading
 import time
 import unittest
@@ -116,8 +117,8 @@ class HealthDaemonTest(unittest.TestCase):
         self.start()
         r = self.report()
         self.assertEqual(r["checker_id"], "itest-1")
-        self.assertEqual(r["state_file"], os.path.join(self.tmp, "state", "health.json"))
-        self.assertEqual([c["id"] for c in r["checks"]], ["web", "redis", "lag", "site"])
+        self.assertEqual(r["state_file"], "sqlite:steerdns.db [health]")
+        self.assertEqual([c["id"] for c in r["checks"]], ["lag", "redis", "site", "web"])
 
         # Probing starts with the daemon, before any query needs it.
         web = self.wait_check("web", status="healthy", source="probe")
@@ -179,8 +180,9 @@ class HealthDaemonTest(unittest.TestCase):
         # SIGTERM persists the state; a restart starts from it.
         self.assertEqual(self.d.stop(), 0, self.d.logs())
         self.assertIn("health: state saved to", self.d.logs())
-        with open(os.path.join(self.tmp, "state", "health.json")) as f:
-            saved = f.read()
+        # The state is in the store (the daemon's working directory's steerdns.db).
+        with sqlite3.connect(os.path.join(self.tmp, "steerdns.db")) as db:
+            saved = db.execute("SELECT value FROM state WHERE key = 'health'").fetchone()[0]
         self.assertIn("replication lag 7m", saved)
         self.start()
         first = self.checks()
@@ -206,7 +208,7 @@ class HealthDaemonTest(unittest.TestCase):
         self.assertRegex(p.stderr, r"steerdns\.yaml:\d+: health check 'site': children: "
                          r"unknown check 'lgx'")
         self.assertEqual(self.serial(), 1, "zones must not change when checks are invalid")
-        self.assertEqual(list(self.checks()), ["web", "redis", "lag", "site"])
+        self.assertEqual(list(self.checks()), ["lag", "redis", "site", "web"])
         self.assertEqual(self.checks()["web"]["status"], "healthy")
 
         # A good reload applies both: zones and a changed check list, unchanged checks keep state.
@@ -220,7 +222,7 @@ class HealthDaemonTest(unittest.TestCase):
         self.assertIn("5 health checks", p.stdout)
         self.assertEqual(self.serial(), 3)
         after = self.checks()
-        self.assertEqual(list(after), ["web", "redis", "lag", "site", "web2"])
+        self.assertEqual(list(after), ["lag", "redis", "site", "web", "web2"])
         self.assertEqual(after["web"]["status"], "healthy")
         self.assertEqual(after["web"]["since_ms"], before["since_ms"], "web kept its state")
         self.wait_check("site", status="healthy")

@@ -98,7 +98,9 @@ class Steerdns:
         cmd += args
         self.cmd = cmd
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        # cwd: the default store (steerdns.db) lands in the daemon's own directory.
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     cwd=self.workdir)
         ready_name = ready_name or ORIGIN
         wait_until(lambda: self._ready(ready_name), timeout=15, what=f"steerdns on {self.port}")
 

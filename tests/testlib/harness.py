@@ -167,7 +167,11 @@ def steerdns(zones=None, config=None, extra_args=(), port=None, probe_zone=None)
             argv += ["--zone", "%s=%s" % (origin.rstrip("."), path)]
         probe = next(iter(zones))
     argv += list(extra_args)
-    return Server("steerdns", argv, port, probe_zone or probe or "example.com.")
+    # The default store is steerdns.db in the working directory: give every daemon its own,
+    # so tests never share (or inherit) a catalog.
+    workdir = tempfile.mkdtemp(prefix="steerdns-wd-")
+    return Server("steerdns", argv, port, probe_zone or probe or "example.com.", workdir=workdir,
+                  cleanup_dir=True)
 
 
 def nsd(zones=None, port=None, minimal_responses=False):

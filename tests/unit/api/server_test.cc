@@ -189,7 +189,7 @@ TEST_F(ServerTest, NonLoopbackWithoutCredentialsRefused) {
   Server s(o, Auth(), Router());
   auto st = s.start();
   ASSERT_FALSE(st);
-  EXPECT_NE(st.error().find("not a loopback address and no API token is configured"),
+  EXPECT_NE(st.error().find("not a loopback address and no credentials are configured"),
             std::string::npos)
       << st.error();
   // With a token it may listen anywhere.

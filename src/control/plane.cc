@@ -1,0 +1,458 @@
+#include "control/plane.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace steerdns::control {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// The event a committed batch leaves in the log, shaped like the orchestrator's events
+// (dr/orchestrator.h Event) so one timeline holds both.
+nlohmann::json change_event(const store::ChangeRow& c, size_t n) {
+  std::string cause = std::to_string(n) + (n == 1 ? " change" : " changes");
+  if (!c.comment.empty()) {
+    cause += ": " + c.comment;
+  }
+  return {{"wall_ms", c.submitted_ms}, {"type", "change_batch"}, {"target", c.id},
+          {"cause", cause},            {"actor", c.author},      {"revision", c.revision}};
+}
+
+// A group bigger than this waits for the next round: it bounds the latency of the first
+// submitter and the size of one transaction.
+constexpr size_t kMaxGroup = 256;
+
+}  // namespace
+
+struct Plane::Pending {
+  BatchBuilder build;
+  bool done = false;
+  Result<SubmitResult> result = Error{"not processed"};
+};
+
+Plane::Plane(std::unique_ptr<store::Store> store, config::ServerSettings server, Hooks hooks)
+    : store_(std::move(store)), server_(std::move(server)), hooks_(std::move(hooks)) {}
+
+Plane::~Plane() { stop(); }
+
+Status Plane::start(const config::Catalog* seed, const std::string& seed_author) {
+  auto rows = store_->load();
+  if (!rows) {
+    return Error{store_->describe() + ": " + rows.error()};
+  }
+  auto cat = std::make_shared<config::Catalog>(config::Catalog::from_rows(*rows));
+  bool empty = cat->zones.empty() && cat->checks.empty() && cat->revision == 0;
+  if (empty && seed != nullptr) {
+    config::ChangeBatch batch = config::diff(*cat, *seed);
+    batch.author = seed_author;
+    batch.comment = "seeded from the config file";
+    if (!batch.changes.empty()) {
+      auto next = config::apply(*cat, batch);
+      if (!next) {
+        return Error{"seeding the store: " + next.error()};
+      }
+      auto loaded = config::compile(*next, server_, &batch);
+      if (!loaded) {
+        return Error{"seeding the store: " + loaded.error()};
+      }
+      store::Commit c;
+      c.ops = config::commit_ops(*cat, *next);
+      c.change.id = store::make_id('C');
+      c.change.status = "PENDING";
+      c.change.author = batch.author;
+      c.change.comment = batch.comment;
+      c.change.submitted_ms = wall_ms();
+      c.change.changes = config::change_summary(batch, *cat);
+      c.expect_revision = cat->revision;
+      auto rev = store_->commit(c);
+      if (!rev) {
+        return Error{store_->describe() + ": seeding: " + rev.error()};
+      }
+      (void)store_->append_event(c.change.submitted_ms, change_event(c.change, batch.changes.size()));
+      next->revision = *rev;
+      cat = std::make_shared<config::Catalog>(std::move(*next));
+      spdlog::info("store {}: seeded from the config ({} changes, change {})", store_->describe(),
+                   batch.changes.size(), c.change.id);
+    }
+  } else if (!empty && seed != nullptr) {
+    config::ChangeBatch d = config::diff(*cat, *seed);
+    if (!d.changes.empty()) {
+      spdlog::warn(
+          "store {} (revision {}) differs from the config file in {} changes; the store is "
+          "what is served (`steerdns apply -f FILE` applies the file)",
+          store_->describe(), cat->revision, d.changes.size());
+    }
+  }
+  auto t0 = Clock::now();
+  auto loaded = config::compile(*cat, server_);
+  if (!loaded) {
+    return Error{store_->describe() + " (revision " + std::to_string(cat->revision) +
+                 "): the stored catalog does not compile: " + loaded.error()};
+  }
+  double compile_ms = ms_since(t0);
+  auto served = std::make_shared<const config::LoadedConfig>(std::move(*loaded));
+  if (hooks_.publish) {
+    if (auto st = hooks_.publish(*served); !st) {
+      return st;
+    }
+  }
+  // Batches a crash left PENDING are in the catalog just published (commits are atomic).
+  auto pending = store_->pending_changes();
+  if (pending && !pending->empty()) {
+    std::vector<std::string> ids;
+    for (const auto& c : *pending) {
+      ids.push_back(c.id);
+    }
+    (void)store_->mark_insync(ids, wall_ms());
+  }
+  {
+    std::lock_guard lk(mu_);
+    catalog_ = cat;
+    served_ = served;
+    served_revision_ = cat->revision;
+    stats_.last_compile_ms = compile_ms;
+    stats_.publishes++;
+    stopping_ = false;
+  }
+  thread_ = std::thread([this] { run(); });
+  return OkStatus();
+}
+
+void Plane::stop() {
+  {
+    std::lock_guard lk(mu_);
+    if (!thread_.joinable()) {
+      return;
+    }
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  // Submitters still queued get an answer rather than hanging.
+  std::lock_guard lk(mu_);
+  for (auto& p : queue_) {
+    p->result = Error{"the daemon is shutting down; the batch was not applied"};
+    p->done = true;
+  }
+  queue_.clear();
+  insync_cv_.notify_all();
+}
+
+Result<SubmitResult> Plane::submit(config::ChangeBatch batch) {
+  auto shared = std::make_shared<config::ChangeBatch>(std::move(batch));
+  return submit([shared](const config::Catalog&) -> Result<config::ChangeBatch> {
+    return *shared;
+  });
+}
+
+Result<SubmitResult> Plane::submit(BatchBuilder build) {
+  auto p = std::make_shared<Pending>();
+  p->build = std::move(build);
+  std::unique_lock lk(mu_);
+  if (!thread_.joinable() || stopping_) {
+    return Error{"the control plane is not running"};
+  }
+  queue_.push_back(p);
+  cv_.notify_all();
+  insync_cv_.wait(lk, [&] { return p->done; });
+  return std::move(p->result);
+}
+
+Result<config::Catalog> Plane::validate(const config::ChangeBatch& batch) const {
+  auto base = catalog();
+  if (!base) {
+    return Error{"the control plane is not running"};
+  }
+  auto next = config::apply(*base, batch);
+  if (!next) {
+    return next;
+  }
+  auto loaded = config::compile(*next, server_, &batch);
+  if (!loaded) {
+    return Error{loaded.error()};
+  }
+  if (hooks_.check) {
+    if (auto st = hooks_.check(*loaded); !st) {
+      return Error{st.error()};
+    }
+  }
+  return next;
+}
+
+bool Plane::wait_insync(const std::string& id, std::chrono::milliseconds timeout) {
+  auto row = store_->change(id);
+  if (!row || !row->has_value()) {
+    return false;
+  }
+  int64_t rev = (*row)->revision;
+  if ((*row)->status == "INSYNC") {
+    return true;
+  }
+  std::unique_lock lk(mu_);
+  return insync_cv_.wait_for(lk, timeout, [&] { return served_revision_ >= rev || stopping_; }) &&
+         served_revision_ >= rev;
+}
+
+std::shared_ptr<const config::Catalog> Plane::catalog() const {
+  std::lock_guard lk(mu_);
+  return catalog_;
+}
+
+std::shared_ptr<const config::LoadedConfig> Plane::served() const {
+  std::lock_guard lk(mu_);
+  return served_;
+}
+
+int64_t Plane::served_revision() const {
+  std::lock_guard lk(mu_);
+  return served_revision_;
+}
+
+Plane::Stats Plane::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+void Plane::run() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_) {
+      return;
+    }
+    std::vector<std::shared_ptr<Pending>> group;
+    while (!queue_.empty() && group.size() < kMaxGroup) {
+      group.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    lk.unlock();
+    process(group);
+    lk.lock();
+  }
+}
+
+namespace {
+
+// One batch that passed apply() in a group: its catalogs before and after.
+struct Accepted {
+  size_t index;  // into the group
+  config::ChangeBatch batch;
+  std::shared_ptr<const config::Catalog> before;
+  std::shared_ptr<const config::Catalog> after;
+};
+
+}  // namespace
+
+void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
+  std::shared_ptr<const config::Catalog> base = catalog();
+  auto t0 = Clock::now();
+  std::vector<Result<SubmitResult>> results(group.size(), Error{"not processed"});
+  uint64_t rejected = 0;
+
+  // Builds and structurally applies group[from..] on top of `cur`, in order.
+  auto build_all = [&](std::shared_ptr<const config::Catalog> cur, size_t from,
+                       std::vector<Accepted>* out) {
+    for (size_t i = from; i < group.size(); ++i) {
+      auto batch = group[i]->build(*cur);
+      if (!batch) {
+        results[i] = Error{batch.error()};
+        continue;
+      }
+      if (batch->changes.empty()) {
+        SubmitResult r;
+        r.no_op = true;
+        results[i] = r;
+        continue;
+      }
+      auto next = config::apply(*cur, *batch);
+      if (!next) {
+        results[i] = Error{next.error()};
+        continue;
+      }
+      auto after = std::make_shared<const config::Catalog>(std::move(*next));
+      out->push_back(Accepted{i, std::move(*batch), cur, after});
+      cur = after;
+    }
+  };
+
+  std::vector<Accepted> accepted;
+  build_all(base, 0, &accepted);
+  std::shared_ptr<const config::LoadedConfig> compiled;
+  auto compile_checked = [&](const config::Catalog& c,
+                             const config::ChangeBatch* b) -> Result<config::LoadedConfig> {
+    auto loaded = config::compile(c, server_, b);
+    if (!loaded) {
+      return loaded;
+    }
+    if (hooks_.check) {
+      if (auto st = hooks_.check(*loaded); !st) {
+        return Error{st.error()};
+      }
+    }
+    return loaded;
+  };
+  if (!accepted.empty()) {
+    const config::ChangeBatch* only = accepted.size() == 1 ? &accepted[0].batch : nullptr;
+    auto loaded = compile_checked(*accepted.back().after, only);
+    if (loaded) {
+      compiled = std::make_shared<const config::LoadedConfig>(std::move(*loaded));
+    } else if (accepted.size() == 1) {
+      results[accepted[0].index] = Error{loaded.error()};
+      accepted.clear();
+    } else {
+      // Someone in the group is invalid: validate one at a time, each on top of the batches
+      // accepted before it (builders run again: their input changed).
+      std::vector<Accepted> good;
+      std::shared_ptr<const config::Catalog> cur = base;
+      for (size_t i = 0; i < group.size(); ++i) {
+        bool was_candidate = std::any_of(accepted.begin(), accepted.end(),
+                                         [&](const Accepted& a) { return a.index == i; });
+        if (!was_candidate) {
+          continue;
+        }
+        auto batch = group[i]->build(*cur);
+        if (!batch) {
+          results[i] = Error{batch.error()};
+          continue;
+        }
+        auto next = config::apply(*cur, *batch);
+        if (!next) {
+          results[i] = Error{next.error()};
+          continue;
+        }
+        auto one = compile_checked(*next, &*batch);
+        if (!one) {
+          results[i] = Error{one.error()};
+          continue;
+        }
+        auto after = std::make_shared<const config::Catalog>(std::move(*next));
+        good.push_back(Accepted{i, std::move(*batch), cur, after});
+        cur = after;
+        compiled = std::make_shared<const config::LoadedConfig>(std::move(*one));
+      }
+      accepted = std::move(good);
+    }
+  }
+  double compile_ms = ms_since(t0);
+
+  // One transaction for every accepted batch.
+  auto t1 = Clock::now();
+  std::vector<store::ChangeRow> rows;
+  if (!accepted.empty()) {
+    std::vector<store::Commit> commits;
+    int64_t expect = base->revision;
+    for (const auto& a : accepted) {
+      store::Commit c;
+      c.ops = config::commit_ops(*a.before, *a.after);
+      c.change.id = store::make_id('C');
+      c.change.status = "PENDING";
+      c.change.author = a.batch.author;
+      c.change.comment = a.batch.comment;
+      c.change.submitted_ms = wall_ms();
+      c.change.changes = config::change_summary(a.batch, *a.before);
+      c.expect_revision = expect++;
+      commits.push_back(std::move(c));
+    }
+    auto revs = store_->commit_group(commits);
+    if (!revs) {
+      for (const auto& a : accepted) {
+        results[a.index] = Error{"the store could not commit the batch (nothing applied): " +
+                                 revs.error()};
+      }
+      accepted.clear();
+      compiled.reset();
+    } else {
+      for (size_t k = 0; k < accepted.size(); ++k) {
+        store::ChangeRow row = commits[k].change;
+        row.revision = (*revs)[k];
+        SubmitResult r;
+        r.change = row;
+        results[accepted[k].index] = r;
+        rows.push_back(std::move(row));
+        (void)store_->append_event(rows.back().submitted_ms,
+                                   change_event(rows.back(), accepted[k].batch.changes.size()));
+      }
+    }
+  }
+  double commit_ms = ms_since(t1);
+  for (const auto& r : results) {
+    rejected += r.ok() ? 0 : 1;
+  }
+
+  std::shared_ptr<const config::Catalog> final_cat;
+  if (!rows.empty()) {
+    auto c = std::make_shared<config::Catalog>(*accepted.back().after);
+    c->revision = rows.back().revision;
+    final_cat = c;
+  }
+  {
+    std::lock_guard lk(mu_);
+    if (final_cat) {
+      catalog_ = final_cat;
+      for (const auto& r : rows) {
+        unserved_.emplace_back(r.revision, r.id);
+      }
+    }
+    stats_.batches += rows.size();
+    stats_.rejected += rejected;
+    stats_.groups += rows.empty() ? 0 : 1;
+    stats_.last_compile_ms = compile_ms;
+    stats_.last_commit_ms = rows.empty() ? stats_.last_commit_ms : commit_ms;
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i]->result = std::move(results[i]);
+      group[i]->done = true;
+    }
+  }
+  insync_cv_.notify_all();
+
+  if (!compiled || !final_cat) {
+    return;
+  }
+  // Publish: the daemon swaps the config in; then the batches are INSYNC.
+  auto t2 = Clock::now();
+  Status st = hooks_.publish ? hooks_.publish(*compiled) : OkStatus();
+  double publish_ms = ms_since(t2);
+  if (!st) {
+    spdlog::error("control plane: revision {} is committed but could not be served: {}",
+                  final_cat->revision, st.error());
+    return;
+  }
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lk(mu_);
+    served_ = compiled;
+    served_revision_ = std::max(served_revision_, final_cat->revision);
+    stats_.publishes++;
+    stats_.last_publish_ms = publish_ms;
+    auto it = unserved_.begin();
+    while (it != unserved_.end()) {
+      if (it->first <= served_revision_) {
+        ids.push_back(it->second);
+        it = unserved_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (!ids.empty()) {
+    if (auto m = store_->mark_insync(ids, wall_ms()); !m) {
+      spdlog::error("control plane: marking {} changes INSYNC: {}", ids.size(), m.error());
+    }
+  }
+  insync_cv_.notify_all();
+}
+
+}  // namespace steerdns::control

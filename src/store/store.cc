@@ -1,0 +1,53 @@
+// open_store (the spec string) and make_id. The backend is in sqlite_store.cc.
+#include "store/store.h"
+
+#include <openssl/rand.h>
+
+#include <random>
+#include <string_view>
+
+#include "store/sqlite_store.h"
+
+namespace steerdns::store {
+
+Result<std::unique_ptr<Store>> open_store(const std::string& spec) {
+  constexpr std::string_view kSqlite = "sqlite:";
+  if (spec.rfind(kSqlite, 0) != 0) {
+    return Error{"store '" + spec + "': unknown kind (expected sqlite:PATH or sqlite::memory:)"};
+  }
+  std::string path = spec.substr(kSqlite.size());
+  if (path.empty()) {
+    return Error{"store '" + spec + "': missing path (expected sqlite:PATH or sqlite::memory:)"};
+  }
+  auto s = SqliteStore::open(path);
+  if (!s.ok()) {
+    return Error{s.error()};
+  }
+  return std::unique_ptr<Store>(std::move(s).value());
+}
+
+std::string make_id(char prefix) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  constexpr int kLen = 20;
+  constexpr unsigned kLimit = 252;  // largest multiple of 36 <= 256: no modulo bias
+  std::string id(1, prefix);
+  id.reserve(1 + kLen);
+  unsigned char buf[32];
+  while (id.size() < 1 + kLen) {
+    if (RAND_bytes(buf, sizeof(buf)) != 1) {
+      // The OpenSSL RNG failing is close to impossible; an id still has to be made.
+      std::random_device rd;
+      for (auto& b : buf) {
+        b = static_cast<unsigned char>(rd());
+      }
+    }
+    for (unsigned char b : buf) {
+      if (b < kLimit && id.size() < 1 + kLen) {
+        id.push_back(kAlphabet[b % 36]);
+      }
+    }
+  }
+  return id;
+}
+
+}  // namespace steerdns::store

@@ -1,0 +1,188 @@
+#pragma once
+// The durable store: the catalog (hosted zones, record sets, health checks, global settings),
+// change batches with their status, the event log and persisted runtime state (health,
+// steering, overrides). Every write goes through this one interface, which the embedded
+// SQLite backend implements (store/sqlite_store.h) and the fleet's etcd backend will too.
+//
+// The store does not interpret the JSON bodies: their schema is the config file's (see
+// config/catalog.h). It keeps them whole, keyed, and versioned by a store-wide revision.
+//
+// Atomicity: commit() writes everything in one Commit or nothing, and returns only once it is
+// durable (SQLite: WAL, synchronous=FULL). Concurrency: an implementation is safe to call from
+// several threads (calls are serialised inside); readers never see half a commit.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+
+namespace steerdns::store {
+
+struct ZoneRow {
+  std::string id;    // hosted zone id, "Z" + 20 upper-case alphanumerics (Route 53 shape)
+  std::string name;  // absolute, lower case: "example.test."
+  std::string caller_ref;  // Route 53 CallerReference (idempotent create); may be empty
+  std::string comment;
+  // Zone-level settings in the config schema: {"ttl", "soa": {...}, "ns": [...]}.
+  nlohmann::json settings = nlohmann::json::object();
+  int64_t created_ms = 0;  // Unix ms
+};
+
+// One record set: all members of one (name, type) in the zone. `key` is "name./TYPE"
+// ("www.example.test./A"), the body the config schema's record with an absolute name.
+struct RecordRow {
+  std::string zone_id;
+  std::string key;
+  nlohmann::json body;
+};
+
+struct CheckRow {
+  std::string id;          // config id ("primary-app") or a UUID made by the Route 53 API
+  std::string caller_ref;  // Route 53 CallerReference; may be empty
+  int64_t version = 1;     // Route 53 HealthCheckVersion: +1 on every update
+  nlohmann::json body;     // config schema, without "id"
+};
+
+// A catalog read in one transaction.
+struct CatalogRows {
+  int64_t revision = 0;  // 0 = nothing was ever committed
+  std::vector<ZoneRow> zones;
+  std::vector<RecordRow> records;
+  std::vector<CheckRow> checks;
+  nlohmann::json settings = nlohmann::json::object();  // latency_map, geoip, actions, ...
+};
+
+// PENDING on commit; INSYNC once the daemon serves it (mark_insync). Route 53's names.
+struct ChangeRow {
+  std::string id;  // "C" + 20 upper-case alphanumerics
+  int64_t revision = 0;  // the store revision this batch produced
+  std::string status;    // "PENDING" | "INSYNC"
+  std::string author;    // token / access key name, "config:FILE", "cli"
+  std::string comment;
+  int64_t submitted_ms = 0;
+  int64_t insync_ms = 0;  // 0 while PENDING
+  // What changed, for listing and diffs: [{"action", "kind", "key", "zone", "before",
+  // "after"}] (before/after are bodies or null). Written by the caller, kept verbatim.
+  nlohmann::json changes = nlohmann::json::array();
+};
+
+// One write in a commit. kind: "zone" (key = zone id, zone set), "record" (zone_id + key,
+// record set), "check" (key = id, check set), "settings" (body = the whole settings object).
+// delete = true removes the row (a zone's delete also removes its records).
+struct Op {
+  std::string kind;
+  std::string key;
+  std::string zone_id;  // records
+  bool del = false;
+  std::optional<ZoneRow> zone;
+  std::optional<RecordRow> record;
+  std::optional<CheckRow> check;
+  nlohmann::json settings;
+};
+
+struct Commit {
+  std::vector<Op> ops;
+  // Recorded with the ops in the same transaction (status PENDING, revision filled in).
+  // Empty id = no change record (state-only writes never come through here).
+  ChangeRow change;
+  // Expected current revision; -1 = don't check. A mismatch fails with "conflict: ..." and
+  // writes nothing (a second writer, e.g. another fleet node, got there first).
+  int64_t expect_revision = -1;
+};
+
+struct Event {
+  int64_t seq = 0;  // assigned by the store, increasing
+  int64_t time_ms = 0;
+  nlohmann::json body;  // {"type", ...}: the orchestrator's and control plane's events
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // "sqlite:/var/lib/steerdns/steerdns.db", "sqlite::memory:" (tests).
+  virtual std::string describe() const = 0;
+
+  virtual Result<CatalogRows> load() = 0;
+  // Returns the new revision. Atomic and durable on success; on error nothing was written.
+  virtual Result<int64_t> commit(const Commit& c) = 0;
+  // Group commit: several commits in one transaction (one fsync), revisions increasing in
+  // order; all or none. Backends should override this default, which is not atomic as a group.
+  virtual Result<std::vector<int64_t>> commit_group(const std::vector<Commit>& commits) {
+    std::vector<int64_t> revs;
+    for (const auto& c : commits) {
+      auto r = commit(c);
+      if (!r) {
+        return Error{r.error()};
+      }
+      revs.push_back(*r);
+    }
+    return revs;
+  }
+
+  // Change batches.
+  virtual Status mark_insync(const std::vector<std::string>& change_ids, int64_t time_ms) = 0;
+  virtual Result<std::optional<ChangeRow>> change(const std::string& id) = 0;
+  // Newest first; `before_revision` > 0 pages (only batches with a smaller revision).
+  virtual Result<std::vector<ChangeRow>> changes(size_t limit, int64_t before_revision = 0) = 0;
+  // Every batch still PENDING (after a crash: committed, not yet confirmed served).
+  virtual Result<std::vector<ChangeRow>> pending_changes() = 0;
+
+  // Event log: append-only, kept up to `retain` newest (older ones are pruned on append).
+  virtual Result<int64_t> append_event(int64_t time_ms, const nlohmann::json& body) = 0;
+  // Oldest first, seq > after_seq, at most limit.
+  virtual Result<std::vector<Event>> events(int64_t after_seq, size_t limit) = 0;
+  // Several events in one transaction (one fsync). Backends should override this default.
+  virtual Status append_events(const std::vector<std::pair<int64_t, nlohmann::json>>& batch) {
+    for (const auto& [t, body] : batch) {
+      if (auto r = append_event(t, body); !r) {
+        return Error{r.error()};
+      }
+    }
+    return OkStatus();
+  }
+  // The newest `n` events (0 = all), oldest first. Backends should override this default.
+  virtual Result<std::vector<Event>> last_events(size_t n) {
+    std::vector<Event> all;
+    int64_t after = 0;
+    for (;;) {
+      auto page = events(after, 10000);
+      if (!page) {
+        return Error{page.error()};
+      }
+      if (page->empty()) {
+        break;
+      }
+      after = page->back().seq;
+      for (auto& e : *page) {
+        all.push_back(std::move(e));
+      }
+    }
+    if (n > 0 && all.size() > n) {
+      all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(n));
+    }
+    return all;
+  }
+
+  // Runtime state documents ("health", "steering", "config-file-hash", ...): last write wins,
+  // each put durable on return.
+  virtual Status put_state(const std::string& key, const nlohmann::json& value) = 0;
+  virtual Result<std::optional<nlohmann::json>> get_state(const std::string& key) = 0;
+
+  // Schema version of the open database (migrations are numbered from 1).
+  virtual int schema_version() const = 0;
+};
+
+// Opens "sqlite:PATH" (created if missing, migrated to the current schema) or
+// "sqlite::memory:". Errors name the path and the reason (not writable, not a steerdns
+// database, newer schema than this binary knows, locked by another process, ...).
+Result<std::unique_ptr<Store>> open_store(const std::string& spec);
+
+// Ids in Route 53's shape: prefix + 20 characters from [A-Z0-9], random (OpenSSL RAND_bytes).
+std::string make_id(char prefix);
+
+}  // namespace steerdns::store
