@@ -39,12 +39,21 @@ constexpr size_t kMaxGroup = 256;
 
 struct Plane::Pending {
   BatchBuilder build;
+  // update_server(): no batch; these settings from now on, and a publish of the catalog.
+  std::shared_ptr<const config::ServerSettings> server;
   bool done = false;
   Result<SubmitResult> result = Error{"not processed"};
 };
 
 Plane::Plane(std::unique_ptr<store::Store> store, config::ServerSettings server, Hooks hooks)
-    : store_(std::move(store)), server_(std::move(server)), hooks_(std::move(hooks)) {}
+    : store_(std::move(store)),
+      hooks_(std::move(hooks)),
+      server_(std::make_shared<const config::ServerSettings>(std::move(server))) {}
+
+config::ServerSettings Plane::server_settings() const {
+  std::lock_guard lk(mu_);
+  return *server_;
+}
 
 Plane::~Plane() { stop(); }
 
@@ -64,7 +73,7 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
       if (!next) {
         return Error{"seeding the store: " + next.error()};
       }
-      auto loaded = config::compile(*next, server_, &batch);
+      auto loaded = config::compile(*next, *server_, &batch);
       if (!loaded) {
         return Error{"seeding the store: " + loaded.error()};
       }
@@ -77,11 +86,12 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
       c.change.submitted_ms = wall_ms();
       c.change.changes = config::change_summary(batch, *cat);
       c.expect_revision = cat->revision;
+      c.change.revision = cat->revision + 1;
+      c.events.emplace_back(c.change.submitted_ms, change_event(c.change, batch.changes.size()));
       auto rev = store_->commit(c);
       if (!rev) {
         return Error{store_->describe() + ": seeding: " + rev.error()};
       }
-      (void)store_->append_event(c.change.submitted_ms, change_event(c.change, batch.changes.size()));
       next->revision = *rev;
       cat = std::make_shared<config::Catalog>(std::move(*next));
       spdlog::info("store {}: seeded from the config ({} changes, change {})", store_->describe(),
@@ -97,7 +107,7 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
     }
   }
   auto t0 = Clock::now();
-  auto loaded = config::compile(*cat, server_);
+  auto loaded = config::compile(*cat, *server_);
   if (!loaded) {
     return Error{store_->describe() + " (revision " + std::to_string(cat->revision) +
                  "): the stored catalog does not compile: " + loaded.error()};
@@ -171,6 +181,22 @@ Result<SubmitResult> Plane::submit(BatchBuilder build) {
   return std::move(p->result);
 }
 
+Status Plane::update_server(const config::ServerSettings& server) {
+  auto p = std::make_shared<Pending>();
+  p->server = std::make_shared<const config::ServerSettings>(server);
+  p->build = [](const config::Catalog&) -> Result<config::ChangeBatch> {
+    return config::ChangeBatch{};
+  };
+  std::unique_lock lk(mu_);
+  if (!thread_.joinable() || stopping_) {
+    return Error{"the control plane is not running"};
+  }
+  queue_.push_back(p);
+  cv_.notify_all();
+  insync_cv_.wait(lk, [&] { return p->done; });
+  return p->result ? OkStatus() : Status{Error{p->result.error()}};
+}
+
 Result<config::Catalog> Plane::validate(const config::ChangeBatch& batch) const {
   auto base = catalog();
   if (!base) {
@@ -180,7 +206,7 @@ Result<config::Catalog> Plane::validate(const config::ChangeBatch& batch) const 
   if (!next) {
     return next;
   }
-  auto loaded = config::compile(*next, server_, &batch);
+  auto loaded = config::compile(*next, server_settings(), &batch);
   if (!loaded) {
     return Error{loaded.error()};
   }
@@ -258,6 +284,21 @@ struct Accepted {
 
 void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
   std::shared_ptr<const config::Catalog> base = catalog();
+  // New server settings in the group apply to the whole group (the last one wins); until the
+  // group is served they are only a candidate, so a failure keeps the old ones.
+  std::shared_ptr<const config::ServerSettings> server_ptr;
+  bool server_update = false;
+  {
+    std::lock_guard lk(mu_);
+    server_ptr = server_;
+  }
+  for (const auto& p : group) {
+    if (p->server) {
+      server_ptr = p->server;
+      server_update = true;
+    }
+  }
+  const config::ServerSettings& server = *server_ptr;
   auto t0 = Clock::now();
   std::vector<Result<SubmitResult>> results(group.size(), Error{"not processed"});
   uint64_t rejected = 0;
@@ -293,7 +334,7 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
   std::shared_ptr<const config::LoadedConfig> compiled;
   auto compile_checked = [&](const config::Catalog& c,
                              const config::ChangeBatch* b) -> Result<config::LoadedConfig> {
-    auto loaded = config::compile(c, server_, b);
+    auto loaded = config::compile(c, server, b);
     if (!loaded) {
       return loaded;
     }
@@ -304,6 +345,20 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     }
     return loaded;
   };
+  if (accepted.empty() && server_update) {
+    // No batch to commit: the served catalog again, compiled with the new settings.
+    auto loaded = compile_checked(*base, nullptr);
+    if (!loaded) {
+      for (size_t i = 0; i < group.size(); ++i) {
+        if (group[i]->server) {
+          results[i] = Error{loaded.error()};
+        }
+      }
+      server_update = false;
+    } else {
+      compiled = std::make_shared<const config::LoadedConfig>(std::move(*loaded));
+    }
+  }
   if (!accepted.empty()) {
     const config::ChangeBatch* only = accepted.size() == 1 ? &accepted[0].batch : nullptr;
     auto loaded = compile_checked(*accepted.back().after, only);
@@ -363,7 +418,9 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
       c.change.comment = a.batch.comment;
       c.change.submitted_ms = wall_ms();
       c.change.changes = config::change_summary(a.batch, *a.before);
+      c.change.revision = expect + 1;  // what the store assigns (expect_revision is checked)
       c.expect_revision = expect++;
+      c.events.emplace_back(c.change.submitted_ms, change_event(c.change, a.batch.changes.size()));
       commits.push_back(std::move(c));
     }
     auto revs = store_->commit_group(commits);
@@ -382,8 +439,6 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
         r.change = row;
         results[accepted[k].index] = r;
         rows.push_back(std::move(row));
-        (void)store_->append_event(rows.back().submitted_ms,
-                                   change_event(rows.back(), accepted[k].batch.changes.size()));
       }
     }
   }
@@ -412,29 +467,56 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     stats_.last_compile_ms = compile_ms;
     stats_.last_commit_ms = rows.empty() ? stats_.last_commit_ms : commit_ms;
     for (size_t i = 0; i < group.size(); ++i) {
+      if (group[i]->server && results[i].ok() && server_update) {
+        continue;  // answered once served (below)
+      }
       group[i]->result = std::move(results[i]);
       group[i]->done = true;
     }
   }
   insync_cv_.notify_all();
 
-  if (!compiled || !final_cat) {
+  // Settings updates learn whether they are served.
+  auto finish_server_updates = [&](const Status& st) {
+    if (!server_update) {
+      return;
+    }
+    std::lock_guard lk(mu_);
+    if (st) {
+      server_ = server_ptr;
+    }
+    for (auto& p : group) {
+      if (p->server && !p->done) {
+        p->result = st ? Result<SubmitResult>(SubmitResult{}) : Error{st.error()};
+        p->done = true;
+      }
+    }
+  };
+  if (!compiled || (!final_cat && !server_update)) {
+    finish_server_updates(Error{"nothing was compiled"});
+    insync_cv_.notify_all();
     return;
   }
   // Publish: the daemon swaps the config in; then the batches are INSYNC.
   auto t2 = Clock::now();
   Status st = hooks_.publish ? hooks_.publish(*compiled) : OkStatus();
   double publish_ms = ms_since(t2);
+  finish_server_updates(st);
   if (!st) {
-    spdlog::error("control plane: revision {} is committed but could not be served: {}",
-                  final_cat->revision, st.error());
+    if (final_cat) {
+      spdlog::error("control plane: revision {} is committed but could not be served: {}",
+                    final_cat->revision, st.error());
+    } else {
+      spdlog::error("control plane: new server settings could not be served: {}", st.error());
+    }
+    insync_cv_.notify_all();
     return;
   }
   std::vector<std::string> ids;
   {
     std::lock_guard lk(mu_);
     served_ = compiled;
-    served_revision_ = std::max(served_revision_, final_cat->revision);
+    served_revision_ = std::max(served_revision_, final_cat ? final_cat->revision : base->revision);
     stats_.publishes++;
     stats_.last_publish_ms = publish_ms;
     auto it = unserved_.begin();

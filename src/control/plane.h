@@ -93,8 +93,14 @@ class Plane {
   std::shared_ptr<const config::LoadedConfig> served() const;
   int64_t served_revision() const;
 
+  // Reload of the server section: the query-path settings in it (chaos, max_udp_payload,
+  // xfr_allow) go into every config compiled from now on, and the current catalog is compiled
+  // and published again with them. Runs on the applier thread in order with the batches;
+  // returns once it is served (or the error of compiling/publishing it; nothing changes then).
+  Status update_server(const config::ServerSettings& server);
+
   store::Store& store() { return *store_; }
-  const config::ServerSettings& server_settings() const { return server_; }
+  config::ServerSettings server_settings() const;
 
   struct Stats {
     uint64_t batches = 0;        // committed
@@ -114,10 +120,10 @@ class Plane {
   void publish_latest();
 
   std::unique_ptr<store::Store> store_;
-  config::ServerSettings server_;
   Hooks hooks_;
 
   mutable std::mutex mu_;  // everything below
+  std::shared_ptr<const config::ServerSettings> server_;
   std::condition_variable cv_;       // applier: work queued / stop
   std::condition_variable insync_cv_;  // waiters: served revision moved
   std::deque<std::shared_ptr<Pending>> queue_;

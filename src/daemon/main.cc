@@ -153,8 +153,9 @@ int run(int argc, char** argv) {
       "--api-listen", so.api_listen,
       "HTTP API address, 127.0.0.1:8053 or [::1]:8053, or 'off' (default: the config's "
       "server.api_listen, else 127.0.0.1:8053, skipped with a warning if that is taken). "
-      "Tokens: STEERDNS_API_TOKEN (read-write), STEERDNS_API_READ_TOKEN (read-only); "
-      "without them only a loopback address is allowed");
+      "Tokens: STEERDNS_API_TOKEN (read-write), STEERDNS_API_READ_TOKEN (read-only) and "
+      "server.api_tokens; Route 53 keys: STEERDNS_ACCESS_KEY_ID/STEERDNS_SECRET_ACCESS_KEY "
+      "and server.route53_keys; without any, only loopback clients are served");
   auto* store_opt = serve->add_option(
       "--store", so.store,
       "Where zones, record sets, health checks, change batches, events and state are kept: "

@@ -287,6 +287,20 @@ Status Daemon::publish(const config::LoadedConfig& compiled) {
   return steering_.apply(*lc, health_.view());
 }
 
+// The query-path settings of `server:` (the ones a reload applies).
+bool same_query_settings(const config::ServerSettings& a, const config::ServerSettings& b) {
+  auto cidrs = [](const std::vector<config::Cidr>& v) {
+    std::vector<std::string> out;
+    for (const auto& c : v) {
+      out.push_back(c.to_text());
+    }
+    return out;
+  };
+  return a.chaos.enabled == b.chaos.enabled && a.chaos.version == b.chaos.version &&
+         a.chaos.id == b.chaos.id && a.max_udp_payload == b.max_udp_payload &&
+         cidrs(a.xfr_allow) == cidrs(b.xfr_allow);
+}
+
 Result<std::string> Daemon::reload() {
   auto t0 = std::chrono::steady_clock::now();
   config::ServerSettings settings;
@@ -351,6 +365,17 @@ Result<std::string> Daemon::reload() {
     return Error{result.error()};
   }
   (void)plane_->store().put_state("config-file", config::to_json(*desired));
+  if (!same_query_settings(settings, plane_->server_settings())) {
+    config::ServerSettings next = plane_->server_settings();
+    next.chaos = settings.chaos;
+    next.max_udp_payload = settings.max_udp_payload;
+    next.xfr_allow = settings.xfr_allow;
+    if (auto st = plane_->update_server(next); !st) {
+      spdlog::error("reload: server settings not applied: {}", st.error());
+      return Error{st.error()};
+    }
+    spdlog::info("reload: server chaos / max_udp_payload / xfr_allow applied");
+  }
   std::string change = "unchanged since it was last applied";
   if (!result->no_op) {
     bool insync = plane_->wait_insync(result->change.id, std::chrono::seconds(30));

@@ -665,6 +665,19 @@ Status SqliteStore::apply_commit(const Commit& c, int64_t revision) {
       return sql_error("commit: record change batch " + in_quotes(ch.id));
     }
   }
+  int64_t seq = 0;
+  for (const auto& [time_ms, body] : c.events) {
+    auto r = insert_event(time_ms, body);
+    if (!r.ok()) {
+      return Error{r.error()};
+    }
+    seq = *r;
+  }
+  if (seq > 0) {
+    if (auto pr = prune_events(seq); !pr.ok()) {
+      return pr;
+    }
+  }
   auto p = prepare("UPDATE meta SET value = ?1 WHERE key = 'revision'");
   if (!p.ok()) {
     return Error{p.error()};

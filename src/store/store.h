@@ -92,6 +92,9 @@ struct Commit {
   // Expected current revision; -1 = don't check. A mismatch fails with "conflict: ..." and
   // writes nothing (a second writer, e.g. another fleet node, got there first).
   int64_t expect_revision = -1;
+  // Events recorded in the same transaction ((time_ms, body)): the audit entry of a batch is
+  // there exactly when the batch is, and costs no second fsync.
+  std::vector<std::pair<int64_t, nlohmann::json>> events;
 };
 
 struct Event {

@@ -153,12 +153,13 @@ class ReloadTest(unittest.TestCase):
 class ConfigFileTest(unittest.TestCase):
     """--config: the config's control socket and transfer ACL; --listen overrides its listen."""
 
-    def write_config(self, extra_zone_lines=""):
+    def write_config(self, extra_zone_lines="", xfr_allow="[127.0.0.0/8]", version="one"):
         with open(self.config, "w") as f:
             f.write(f"""server:
   listen: ["127.0.0.1:{self.config_port}"]
   control_socket: {self.control}
-  xfr_allow: [127.0.0.0/8]
+  xfr_allow: {xfr_allow}
+  chaos: {{ version: {version} }}
 zones:
   - name: example.test.
     file: {self.zone}
@@ -200,6 +201,20 @@ zones:
         self.assertNotEqual(r.returncode, 0)
         self.assertIn(f"{self.config}:", r.stderr)
         self.assertEqual(serial(self.d.port), 2)
+
+    def test_reload_applies_query_settings_of_the_server_section(self):
+        def version():
+            r = run(["dig", "@127.0.0.1", "-p", str(self.d.port), "+short", "CH", "TXT",
+                     "version.bind"])
+            return r.stdout.strip()
+        self.assertEqual(version(), '"one"')
+        # Only server settings change (no zone change): the reload still serves them.
+        self.write_config(xfr_allow="[192.0.2.0/24]", version="two")
+        r = run([steerdns_bin(), "reload", "--control", self.control])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(version(), '"two"')
+        r = run(["dig", "@127.0.0.1", "-p", str(self.d.port), ORIGIN, "AXFR"])
+        self.assertIn("Transfer failed", r.stdout)
 
 
 class CommandLineTest(unittest.TestCase):
