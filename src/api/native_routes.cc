@@ -213,6 +213,10 @@ struct BuildError {
   std::string message;
 };
 
+// A bad ?wait= must be refused before the batch is submitted: submit_result reads it only
+// after the batch is applied, and a 400 then would hide a change that did happen.
+void check_wait(const Request& req) { int_query(req, "wait", 0, 0, kMaxWaitSeconds); }
+
 // {"change": {...} | null, "no_op": bool}; ?wait=SECONDS waits for INSYNC first.
 json submit_result(control::Plane& plane, const Request& req,
                    const Result<control::SubmitResult>& r,
@@ -234,6 +238,11 @@ json submit_result(control::Plane& plane, const Request& req,
     if (auto fresh = plane.store().change(change.id); fresh && fresh->has_value()) {
       change = **fresh;
     }
+    // The plane wakes waiters when the revision is served, a moment before it marks the
+    // batch INSYNC in the store: say what is true now rather than the store's stale PENDING.
+    if (insync && change.status != "INSYNC") {
+      change.status = "INSYNC";
+    }
   }
   json j{{"change", change_json(change, false)}, {"no_op", false}};
   if (wait > 0) {
@@ -242,13 +251,39 @@ json submit_result(control::Plane& plane, const Request& req,
   return j;
 }
 
+// True when every change is an UPSERT that leaves its object as it is (before == after in
+// the summary): such a write is a no-op and records no batch.
+bool changes_nothing(const json& summary) {
+  if (!summary.is_array() || summary.empty()) {
+    return false;
+  }
+  for (const auto& c : summary) {
+    if (c.value("action", std::string()) != "UPSERT" || !c.contains("before") ||
+        c["before"].is_null() || c["before"] != c.value("after", json())) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // Submits a batch built against `before` (the snapshot the request was checked against);
 // the plan is reported against the same snapshot.
 json submit_batch(const Services& s, const Request& req, ChangeBatch batch, const Catalog& before) {
+  check_wait(req);
   batch.author = req.principal.name;
   json plan = plan_json(batch, before);
   control::Plane& plane = plane_of(s);
-  json out = submit_result(plane, req, plane.submit(std::move(batch)));
+  if (!changes_nothing(plan["changes"])) {
+    json out = submit_result(plane, req, plane.submit(std::move(batch)));
+    out["plan"] = std::move(plan);
+    return out;
+  }
+  // A no-op against the snapshot: decide again at apply time, where another writer's change
+  // since the snapshot is seen (then the batch goes in as sent).
+  auto b = std::make_shared<const ChangeBatch>(std::move(batch));
+  json out = submit_result(plane, req, plane.submit([b](const Catalog& cat) -> Result<ChangeBatch> {
+    return changes_nothing(config::change_summary(*b, cat)) ? ChangeBatch{} : *b;
+  }));
   out["plan"] = std::move(plan);
   return out;
 }
@@ -258,6 +293,7 @@ json submit_batch(const Services& s, const Request& req, ChangeBatch batch, cons
 using Make = std::function<std::optional<ChangeBatch>(const Catalog&, BuildError*)>;
 
 json submit_built(const Services& s, const Request& req, const std::string& comment, Make make) {
+  check_wait(req);
   control::Plane& plane = plane_of(s);
   auto err = std::make_shared<BuildError>();
   auto plan = std::make_shared<json>();
@@ -687,6 +723,24 @@ void add_native_routes(Router& router, const Services& services) {
       throw HttpError(400, "field 'settings' must be an object ({ttl, soa, ns})");
     }
     auto cat = snapshot(s);
+    if (!settings.contains("file")) {
+      // What the creator left out comes from the defaults Route 53's CreateHostedZone uses; a
+      // partial soa keeps its given fields, and its mname defaults to the first given NS.
+      json d = config::default_zone_settings(name, &*cat);
+      if (auto ns = settings.find("ns");
+          ns != settings.end() && ns->is_array() && !ns->empty() && ns->front().is_string()) {
+        d["soa"]["mname"] = ns->front();
+      }
+      if (auto soa = settings.find("soa"); soa != settings.end() && soa->is_object()) {
+        d["soa"].update(*soa);
+        *soa = d["soa"];
+      }
+      for (const char* k : {"ttl", "soa", "ns"}) {
+        if (!settings.contains(k)) {
+          settings[k] = d[k];
+        }
+      }
+    }
     if (cat->zones.count(name) != 0) {
       throw HttpError(409,
                       "zone '" + name + "' already exists (id " + cat->zones.at(name).row.id + ")",

@@ -344,13 +344,17 @@ int run_zones_create(const Args& a) {
   if (!a.comment.empty()) {
     body["comment"] = a.comment;
   }
+  // Only what was given: the server fills in the rest (SOA mname = the first name server,
+  // Route 53's timers; see default_zone_settings).
+  json settings = json::object();
   if (!a.ns.empty()) {
-    // The SOA's primary server is the first name server, as in most hand-written zones.
-    json soa{{"mname", a.ns.front()}};
-    if (!a.rname.empty()) {
-      soa["rname"] = a.rname;
-    }
-    body["settings"] = json{{"soa", soa}, {"ns", a.ns}};
+    settings["ns"] = a.ns;
+  }
+  if (!a.rname.empty()) {
+    settings["soa"] = json{{"rname", a.rname}};
+  }
+  if (!settings.empty()) {
+    body["settings"] = std::move(settings);
   }
   auto r = c->call("POST", "/v1/zones", &body);
   if (!r) {

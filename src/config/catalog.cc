@@ -408,6 +408,34 @@ json canonical_settings(const json& s) {
   return out;
 }
 
+json default_zone_settings(const std::string& zone, const Catalog* catalog) {
+  const std::string name = abs_zone_name(zone);
+  json ns = json::array({"ns1." + name});
+  if (catalog != nullptr) {
+    for (const auto& [zn, z] : catalog->zones) {
+      auto it = z.row.settings.find("ns");
+      if (z.row.settings.is_object() && it != z.row.settings.end() && it->is_array() &&
+          !it->empty() && it->front().is_string()) {
+        ns = *it;
+        break;
+      }
+    }
+  }
+  // Route 53's values (its SOA reads "ns-1.awsdns... awsdns-hostmaster.amazon.com. 1 7200 900
+  // 1209600 86400", TTL 900; its NS TTL is 172800).
+  return json{{"ttl", 172800},
+              {"soa",
+               {{"mname", ns[0]},
+                {"rname", "hostmaster." + name},
+                {"serial", 1},
+                {"refresh", 7200},
+                {"retry", 900},
+                {"expire", 1209600},
+                {"minimum", 86400},
+                {"ttl", 900}}},
+              {"ns", ns}};
+}
+
 // ---- canonical record ----
 
 Result<json> canonical_record(const json& body, const std::string& zone_origin) {
@@ -1765,6 +1793,81 @@ Result<CatalogZone> zone_to_catalog(const zone::Zone& z) {
   return cz;
 }
 
+// The structured comment export writes before a steered set's fail-open answer. A comment, so
+// NSD, Knot, BIND and libzscanner skip it; only import_file reads it.
+constexpr std::string_view kSteerdnsTag = ";steerdns:";
+constexpr std::string_view kSteeredWord = "steered";
+
+// Puts the steered record sets held by the `;steerdns:steered {json}` comments of master file
+// `path` in place of the plain record sets of the same name and type (their fail-open answers,
+// which the zone loader read as ordinary records).
+Status restore_steered(CatalogZone& cz, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error{"cannot read " + path + ": " + std::generic_category().message(errno)};
+  }
+  auto origin = origin_name(cz.row.name);
+  if (!origin) {
+    return Error{origin.error()};
+  }
+  std::set<std::string> seen;
+  std::string line;
+  for (size_t no = 1; std::getline(in, line); ++no) {
+    const size_t p = line.find_first_not_of(" \t");
+    if (p == std::string::npos || line.compare(p, kSteerdnsTag.size(), kSteerdnsTag) != 0) {
+      continue;
+    }
+    const std::string at = path + ":" + std::to_string(no) + ": ";
+    std::string rest = line.substr(p + kSteerdnsTag.size());
+    while (!rest.empty() && (rest.back() == '\r' || rest.back() == ' ' || rest.back() == '\t')) {
+      rest.pop_back();
+    }
+    const size_t sp = rest.find_first_of(" \t");
+    const std::string word = rest.substr(0, sp);
+    if (word != kSteeredWord) {
+      return Error{at + "unknown steerdns comment ';steerdns:" + word +
+                   "' (the only one is ';steerdns:steered {json record set}')"};
+    }
+    const std::string text = sp == std::string::npos ? "" : rest.substr(sp + 1);
+    json j;
+    try {
+      j = json::parse(text);
+    } catch (const json::exception& e) {
+      std::string why = e.what();
+      if (auto b = why.find("] "); why.rfind("[json.exception", 0) == 0 && b != std::string::npos) {
+        why = why.substr(b + 2);
+      }
+      return Error{at + "steered record set comment: the JSON does not parse: " + why};
+    }
+    if (!j.is_object()) {
+      return Error{at + "steered record set comment: expected a JSON object, not " +
+                   std::string(j.type_name())};
+    }
+    if (!j.contains("members")) {
+      return Error{at + "steered record set comment: no 'members' (a plain record set is an " +
+                   "ordinary master-file line)"};
+    }
+    auto body = canonical_record(j, cz.row.name);
+    if (!body) {
+      return Error{at + "steered record set comment: " + body.error()};
+    }
+    const std::string owner = (*body)["name"].get<std::string>();
+    const std::string key = record_key(owner, (*body)["type"].get<std::string>());
+    auto on = dns::Name::from_text(owner);
+    if (!on || !on->is_subdomain_of(*origin)) {
+      return Error{at + "steered record set " + key + " is not in zone " + cz.row.name};
+    }
+    if (!seen.insert(key).second) {
+      return Error{at + "steered record set " + key + " is given twice"};
+    }
+    cz.records[key] = std::move(*body);
+  }
+  if (in.bad()) {
+    return Error{"cannot read " + path + ": read error"};
+  }
+  return OkStatus();
+}
+
 Result<CatalogZone> import_file(const std::string& origin, const std::string& path,
                                 uint32_t default_ttl) {
   auto o = origin_name(origin);
@@ -1777,7 +1880,14 @@ Result<CatalogZone> import_file(const std::string& origin, const std::string& pa
   if (!z) {
     return Error{z.error()};
   }
-  return zone_to_catalog(**z);
+  auto cz = zone_to_catalog(**z);
+  if (!cz) {
+    return cz;
+  }
+  if (auto st = restore_steered(*cz, path); !st) {
+    return Error{st.error()};
+  }
+  return cz;
 }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
@@ -1932,6 +2042,16 @@ Result<std::string> export_zone_text(const Catalog& catalog, const std::string& 
   };
   write_rrset(z->origin().to_text(), z->soa());
   const auto& spec = cfg->steering_spec;
+  // Each steered set also as its whole body, which import_file restores (see catalog.h).
+  const auto& records = catalog.zones.at(name).records;
+  std::set<std::string> written;
+  auto write_steered = [&](const std::string& key) {
+    auto it = records.find(key);
+    if (it != records.end() && it->second.contains("members") && written.insert(key).second) {
+      out += std::string(kSteerdnsTag) + std::string(kSteeredWord) + " " +
+             it->second.dump(-1, ' ', true, json::error_handler_t::replace) + "\n";
+    }
+  };
   for (size_t i = 0; i < z->node_count(); ++i) {
     const zone::Node& n = z->node(static_cast<uint32_t>(i));
     const std::string owner = z->name(n).to_text();
@@ -1947,8 +2067,16 @@ Result<std::string> export_zone_text(const Catalog& catalog, const std::string& 
         }
         out += "; steered " + set.key() + ": policy " + policy::policy_name(set.policy) +
                ", members " + members + "; fail-open answer:\n";
+        write_steered(set.key());
       }
       write_rrset(owner, rs);
+    }
+  }
+  // Steered sets the zone has no answer for (none is served) still go into the file.
+  for (const auto& [key, body] : records) {
+    if (body.contains("members") && written.count(key) == 0) {
+      out += "; steered " + key + ": no fail-open answer\n";
+      write_steered(key);
     }
   }
   return out;

@@ -60,6 +60,12 @@ Result<nlohmann::json> canonical_record(const nlohmann::json& body, const std::s
 nlohmann::json canonical_check(const nlohmann::json& body);
 nlohmann::json canonical_zone_settings(const nlohmann::json& settings, const std::string& zone);
 nlohmann::json canonical_settings(const nlohmann::json& settings);
+// The settings a new zone gets when its creator gives none (POST /v1/zones with just a name,
+// Route 53 CreateHostedZone): the name servers of the first zone of `catalog` that has some
+// (one fleet serves every zone), else ns1.<zone>; an SOA with Route 53's timers
+// (mname = first NS, hostmaster.<zone>, serial 1, 7200 900 1209600 86400, SOA TTL 900) and a
+// zone TTL of 172800 (the NS TTL, and the default for records without a TTL).
+nlohmann::json default_zone_settings(const std::string& zone, const Catalog* catalog = nullptr);
 
 enum class Action { kCreate, kDelete, kUpsert };
 enum class Kind { kZone, kRecordSet, kHealthCheck, kSettings };
@@ -122,9 +128,15 @@ nlohmann::json change_summary(const ChangeBatch& batch, const Catalog& before);
 Result<Catalog> from_config_file(const std::string& path, ServerSettings* server);
 
 // Zone import: an RFC 1035 master file as the record sets of zone `origin` (SOA and apex NS
-// go to the zone settings). Export: the zone's served contents as a master file (steered
-// record sets as comments plus their current fail-open answer, so a secondary or a human
-// sees every name).
+// go to the zone settings). Export: the zone's served contents as a master file, a steered
+// record set as a human comment, a structured comment holding its whole body and its current
+// fail-open answer (so a secondary or a human sees every name):
+//   ;steerdns:steered {"name":"app.example.test.","type":"A","policy":"failover",...}
+//   app.example.test. 60 IN A 192.0.2.10
+// Import restores such a set exactly (canonical_record of the JSON) in place of the plain
+// record set of that name and type. Other master-file software ignores the comment. A
+// `;steerdns:` comment that is not a valid steered set in the zone fails as "<file>:<line>:
+// <reason>".
 Result<CatalogZone> import_zone_file(const std::string& origin, const std::string& path);
 // A file-backed zone (a config zone with `file:`, `serve --zone`): the catalog holds only
 // {"file": absolute path, "file_sha256": its digest}; compile() loads the file as it is (its

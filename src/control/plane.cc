@@ -513,15 +513,15 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     return;
   }
   std::vector<std::string> ids;
+  const int64_t now_served = final_cat ? final_cat->revision : base->revision;
   {
     std::lock_guard lk(mu_);
     served_ = compiled;
-    served_revision_ = std::max(served_revision_, final_cat ? final_cat->revision : base->revision);
     stats_.publishes++;
     stats_.last_publish_ms = publish_ms;
     auto it = unserved_.begin();
     while (it != unserved_.end()) {
-      if (it->first <= served_revision_) {
+      if (it->first <= now_served) {
         ids.push_back(it->second);
         it = unserved_.erase(it);
       } else {
@@ -533,6 +533,11 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     if (auto m = store_->mark_insync(ids, wall_ms()); !m) {
       spdlog::error("control plane: marking {} changes INSYNC: {}", ids.size(), m.error());
     }
+  }
+  {
+    // Only now: a waiter woken by this sees the store's row INSYNC too.
+    std::lock_guard lk(mu_);
+    served_revision_ = std::max(served_revision_, now_served);
   }
   insync_cv_.notify_all();
 }

@@ -681,25 +681,7 @@ Response create_zone(Ctx& ctx, const Request& req, const std::string& who) {
                                  "name.");
         }
         // The delegation set: the servers that serve the other zones serve this one too.
-        json ns = json::array({"ns1." + zone_name});
-        for (const auto& [zn, z] : cat.zones) {
-          auto zns = z.row.settings.find("ns");
-          if (zns != z.row.settings.end() && zns->is_array() && !zns->empty()) {
-            ns = *zns;
-            break;
-          }
-        }
-        json settings = {{"ttl", 172800},
-                         {"soa",
-                          {{"mname", ns[0]},
-                           {"rname", "hostmaster." + zone_name},
-                           {"serial", 1},
-                           {"refresh", 7200},
-                           {"retry", 900},
-                           {"expire", 1209600},
-                           {"minimum", 86400},
-                           {"ttl", 900}}},
-                         {"ns", ns}};
+        json settings = config::default_zone_settings(zone_name, &cat);
         config::ChangeBatch b;
         b.author = who;
         b.comment = comment;
@@ -970,8 +952,10 @@ std::optional<ParsedChange> parse_change(const Elem& c, int index, std::vector<s
     r.geo = geo;
     ++routing;
   }
-  if (auto mv = rs.boolean("MultiValueAnswer")) {
-    r.multivalue = *mv;
+  // Only `true` chooses multivalue routing: counting `false` as a policy kept the SetIdentifier
+  // of a record set that then became a plain record, which a DELETE of the same set never found.
+  if (auto mv = rs.boolean("MultiValueAnswer"); mv && *mv) {
+    r.multivalue = true;
     ++routing;
   }
   static const std::string kOneOf =

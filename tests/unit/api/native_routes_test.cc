@@ -185,11 +185,59 @@ TEST_F(NativeApiTest, ZoneCreateBadInput) {
   EXPECT_EQ(no_name.status, 400u);
   EXPECT_NE(no_name.error_message().find("name"), std::string::npos) << no_name.body;
 
-  // Valid shape but no SOA: the plane's compile refuses it; nothing is applied.
-  auto no_soa = call(http::verb::post, "/v1/zones", R"({"name": "x.test"})");
-  EXPECT_EQ(no_soa.status, 400u) << no_soa.body;
-  EXPECT_EQ(no_soa.error_code(), "invalid_change");
+  // Valid shape but a bad SOA timer: the plane's compile refuses it; nothing is applied.
+  auto bad_soa = call(http::verb::post, "/v1/zones",
+                      R"({"name": "x.test", "settings": {"soa": {"refresh": "soon"}}})");
+  EXPECT_EQ(bad_soa.status, 400u) << bad_soa.body;
+  EXPECT_EQ(bad_soa.error_code(), "invalid_change");
+  EXPECT_NE(bad_soa.error_message().find("soon"), std::string::npos) << bad_soa.body;
   EXPECT_EQ(catalog(), before);
+}
+
+TEST_F(NativeApiTest, ZoneCreateWithJustANameGetsRoute53Defaults) {
+  auto without_serial = [](json settings) {
+    settings["soa"].erase("serial");  // the catalog bumps it with every change
+    return settings;
+  };
+  // The first zone: ns1.<zone>, the same settings Route 53's CreateHostedZone makes.
+  auto x = call(http::verb::post, "/v1/zones", R"({"name": "x.test."})");
+  ASSERT_EQ(x.status, 201u) << x.body;
+  json xs = x.json()["zone"]["settings"];
+  EXPECT_EQ(without_serial(xs), without_serial(config::default_zone_settings("x.test.")));
+  EXPECT_EQ(xs["ns"], json::array({"ns1.x.test."}));
+  EXPECT_EQ(xs["soa"]["mname"], "ns1.x.test.");
+  EXPECT_EQ(xs["soa"]["rname"], "hostmaster.x.test.");
+  const std::vector<std::pair<std::string, int>> timers = {
+      {"refresh", 7200}, {"retry", 900}, {"expire", 1209600}, {"minimum", 86400}, {"ttl", 900}};
+  for (const auto& [k, v] : timers) {
+    EXPECT_EQ(xs["soa"][k], v) << k;
+  }
+  EXPECT_EQ(xs["ttl"], 172800);
+  {
+    std::lock_guard lk(mu_);  // it compiled and was published
+    ASSERT_TRUE(last_published_);
+    EXPECT_EQ(last_published_->runtime->zones().size(), 1u);
+  }
+
+  // The next zone gets the fleet's name servers; its own hostmaster.
+  auto y = call(http::verb::post, "/v1/zones", R"({"name": "Y.test"})");
+  ASSERT_EQ(y.status, 201u) << y.body;
+  json ys = y.json()["zone"]["settings"];
+  EXPECT_EQ(ys["ns"], json::array({"ns1.x.test."}));
+  EXPECT_EQ(ys["soa"]["mname"], "ns1.x.test.");
+  EXPECT_EQ(ys["soa"]["rname"], "hostmaster.y.test.");
+
+  // What is given is kept; the SOA's mname follows the first given NS.
+  auto z = call(http::verb::post, "/v1/zones",
+                R"({"name": "z.test", "settings": {"ns": ["a.ns.test.", "b.ns.test."],
+                    "soa": {"rname": "me.z.test.", "refresh": 600}}})");
+  ASSERT_EQ(z.status, 201u) << z.body;
+  json zs = z.json()["zone"]["settings"];
+  EXPECT_EQ(zs["ns"], json::array({"a.ns.test.", "b.ns.test."}));
+  EXPECT_EQ(zs["soa"]["mname"], "a.ns.test.");
+  EXPECT_EQ(zs["soa"]["rname"], "me.z.test.");
+  EXPECT_EQ(zs["soa"]["refresh"], 600);
+  EXPECT_EQ(zs["soa"]["retry"], 900);
 }
 
 TEST_F(NativeApiTest, ZoneDeleteNotEmptyNeedsForce) {

@@ -838,9 +838,94 @@ TEST(CatalogZoneText, ExportShowsSteeredSets) {
             std::string::npos)
       << *text;
   EXPECT_NE(text->find("app.example.test. 60 IN A 192.0.2.10"), std::string::npos) << *text;
-  EXPECT_EQ(text->find("192.0.2.20"), std::string::npos) << *text;  // not in the fail-open set
+  // Not in the fail-open set (only in the steered set's comment).
+  EXPECT_EQ(text->find("IN A 192.0.2.20"), std::string::npos) << *text;
   EXPECT_NE(text->find("txt.example.test. 300 IN TXT \"hello world\""), std::string::npos) << *text;
   EXPECT_FALSE(export_zone_text(c, "nope.test."));
+}
+
+TEST(CatalogZoneText, ImportOfAnExportKeepsSteeredSets) {
+  TempDir dir;
+  Catalog c = base_catalog(dir);
+  const auto& want = c.zones.at("example.test.").records;
+  auto text = export_zone_text(c, "example.test.");
+  ASSERT_TRUE(text) << text.error();
+  // The structured comment is one line, ASCII JSON, and comes before the fail-open answer.
+  auto tag = text->find("\n;steerdns:steered {");
+  ASSERT_NE(tag, std::string::npos) << *text;
+  auto line_end = text->find('\n', tag + 1);
+  EXPECT_EQ(json::parse(text->substr(tag + 18, line_end - tag - 18)),
+            want.at("app.example.test./A"));
+  EXPECT_EQ(text->find("app.example.test. 60 IN A 192.0.2.10"), line_end + 1) << *text;
+
+  auto back = import_zone_text("example.test.", *text);
+  ASSERT_TRUE(back) << back.error() << "\n" << *text;
+  EXPECT_EQ(back->records.at("app.example.test./A"), want.at("app.example.test./A"));
+  EXPECT_EQ(back->records.size(), want.size());
+  // Export -> import -> export is a fixed point.
+  Catalog again = c;
+  again.zones["example.test."].records = back->records;
+  auto text2 = export_zone_text(again, "example.test.");
+  ASSERT_TRUE(text2) << text2.error();
+  EXPECT_EQ(*text2, *text);
+
+  // A steered set whose fail-open answer is missing from the file is still restored, and a
+  // steered comment written by hand (relative name, loose types) is made canonical.
+  auto hand = import_zone_text(
+      "example.test.",
+      "$TTL 300\n@ SOA ns1 hostmaster 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.53\n"
+      "  ;steerdns:steered {\"name\":\"api\",\"type\":\"a\",\"ttl\":\"30\",\"policy\":\"failover\","
+      "\"members\":[{\"set_id\":\"x\",\"role\":\"primary\",\"values\":[\"192.0.2.7\"]}]}\r\n");
+  ASSERT_TRUE(hand) << hand.error();
+  ASSERT_EQ(hand->records.count("api.example.test./A"), 1u);
+  EXPECT_EQ(hand->records["api.example.test./A"]["ttl"], 30);
+  EXPECT_EQ(hand->records["api.example.test./A"]["members"][0]["tier"], 1);
+}
+
+TEST(CatalogZoneText, MalformedSteeredCommentsFailWithLineAndReason) {
+  const std::string head = "$TTL 300\n@ SOA ns1 hostmaster 1 2 3 4 5\n@ NS ns1\n";  // lines 1-3
+  const std::string member = R"({"set_id":"x","values":["192.0.2.7"]})";
+  struct Case {
+    std::string line;
+    std::string reason;
+  };
+  const Case cases[] = {
+      {";steerdns:steered {\"name\": \"api\",", "the JSON does not parse"},
+      {";steerdns:steered", "the JSON does not parse"},
+      {";steerdns:steered [1, 2]", "expected a JSON object, not array"},
+      {";steerdns:steered {\"name\":\"api\",\"type\":\"A\",\"values\":[\"192.0.2.1\"]}",
+       "no 'members'"},
+      {";steerdns:steered {\"type\":\"A\",\"members\":[" + member + "]}", "needs a name"},
+      {";steerdns:steered {\"name\":\"api\",\"type\":\"BOGUS\",\"members\":[" + member + "]}",
+       "unknown record type 'BOGUS'"},
+      {";steerdns:steered {\"name\":\"api.elsewhere.test.\",\"type\":\"A\",\"members\":[" + member +
+           "]}",
+       "api.elsewhere.test./A is not in zone x.test."},
+      {";steerdns:stered {}", "unknown steerdns comment ';steerdns:stered'"},
+  };
+  for (const auto& k : cases) {
+    auto r = import_zone_text("x.test.", head + "www A 192.0.2.1\n" + k.line + "\n");
+    ASSERT_FALSE(r) << k.line;
+    EXPECT_NE(r.error().find("zone x.test. text:5: "), std::string::npos) << r.error();
+    EXPECT_NE(r.error().find(k.reason), std::string::npos) << r.error();
+  }
+  const std::string ok =
+      ";steerdns:steered {\"name\":\"api\",\"type\":\"A\",\"members\":[" + member + "]}\n";
+  auto twice = import_zone_text("x.test.", head + ok + ok);
+  ASSERT_FALSE(twice);
+  EXPECT_NE(
+      twice.error().find("zone x.test. text:5: steered record set api.x.test./A is given twice"),
+      std::string::npos)
+      << twice.error();
+  // Ordinary comments (and "; steered ..." notes for humans) are not steerdns comments.
+  auto plain = import_zone_text("x.test.", head + "; steerdns:whatever\n; steered api\n" + ok);
+  ASSERT_TRUE(plain) << plain.error();
+  EXPECT_EQ(plain->records.count("api.x.test./A"), 1u);
+  // The same checks for a file, named by its path.
+  TempDir dir;
+  auto bad = import_zone_file("x.test.", dir.write("x.zone", head + ";steerdns:steered 7\n"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find(dir.path() + "/x.zone:4: "), std::string::npos) << bad.error();
 }
 
 }  // namespace
