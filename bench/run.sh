@@ -13,6 +13,9 @@
 #           of steering on the query path (issue 4: within 5 % of the static zone)
 #   reload  dnsperf against steerdns for $RELOAD_SECONDS s while the zone file changes and a
 #           SIGHUP is sent every second; dnsperf must lose no query
+#   control bench/control/control_bench.py (issue 5): 1,000-record change batches to INSYNC
+#           (< 1 s), and 200 small batches/s through the API vs query latency (< 5 % slower);
+#           its own report in $OUT/control/report.md. Knobs: CONTROL_ARGS (e.g. "--duration 10")
 # Then bench/report.py writes $OUT/report.md (targets of issue 2 with ratios) next to the raw
 # output and summarize.py's tables.
 #
@@ -32,7 +35,7 @@ case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 RESULTS=${RESULTS:-$REPO/bench/results}
 OUT=${OUT:-$RESULTS/$(date +%Y%m%d-%H%M%S)}
 RUNROOT=${RUNROOT:-/tmp/steerdns-bench}
-STEPS=${STEPS:-"micro peers load steer reload"}
+STEPS=${STEPS:-"micro peers load steer reload control"}
 PEERS=${PEERS:-"knot nsd gdnsd"}
 LOAD_PEERS=${LOAD_PEERS:-"knot"}
 BIG_HOSTS=${BIG_HOSTS:-1000000}
@@ -185,8 +188,20 @@ step_reload() {
   log "reload: $(tail -1 "$f"); $(head -1 "$f")"
 }
 
+# Control plane (issue 5): the script starts its own steerdns with a SQLite store on disk, pinned
+# like the other steps (server core 0, dnsperf and the API clients core 1).
+step_control() {
+  log "control: change batches and API writes vs queries (bench/control/control_bench.py)"
+  # shellcheck disable=SC2086  # CONTROL_ARGS is a list of flags
+  $PY "$REPO/bench/control/control_bench.py" --steerdns "$STEERDNS" --out "$OUT/control" \
+    --port "$PORT" ${CONTROL_ARGS:-} > "$OUT/control.txt" 2>> "$OUT/run.log" ||
+    log "control: control_bench.py failed (see run.log)"
+  log "control: report in $OUT/control/report.md"
+}
+
 for s in $STEPS; do
-  declare -F "step_$s" >/dev/null || die "unknown step '$s' (micro peers load steer reload)"
+  declare -F "step_$s" >/dev/null ||
+    die "unknown step '$s' (micro peers load steer reload control)"
   "step_$s"
 done
 $PY "$REPO/bench/report.py" "$OUT" > "$OUT/report.md"

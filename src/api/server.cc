@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <unordered_set>
 
+#include "core/thread_priority.h"
 #include "core/version.h"
 
 namespace steerdns::api {
@@ -381,6 +382,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   void handle() {
     req_.raw = &parser_->get();
     asio::post(*s_.pool, [self = self()]() mutable {
+      thread_local bool named = (make_background_thread("sd-api"), true);
+      (void)named;
       Response r;
       try {
         r = self->route_->handler(self->req_);
@@ -628,6 +631,7 @@ Status Server::start() {
   s.pool.emplace(static_cast<size_t>(s.opts.handler_threads));
   s.accept();
   s.thread = std::thread([&s] {
+    make_background_thread("sd-api-io");
     for (;;) {
       try {
         s.io.run();

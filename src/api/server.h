@@ -41,7 +41,9 @@ struct ServerOptions {
   int body_timeout_ms = 30000;   // the whole body once the header is in
   int write_timeout_ms = 30000;  // the whole response
   int max_connections = 256;
-  int handler_threads = 4;  // the pool handlers run on
+  // The pool handlers run on. Writers block in it until their batch is durable, and batches
+  // that wait together are committed together (group commit): the pool size bounds how many.
+  int handler_threads = 64;
   // HTTPS: a PEM certificate chain and its PEM private key. Both or neither.
   std::string tls_cert_file;
   std::string tls_key_file;

@@ -753,8 +753,124 @@ int64_t now_ms() {
 
 }  // namespace
 
+namespace {
+
+// What apply_in_place() changed, to put back when the batch fails: the first state of every
+// item it touched (so undo is exact however often an item changes in one batch).
+class Journal {
+ public:
+  explicit Journal(Catalog& c) : c_(c) {}
+  ~Journal() {
+    if (!committed_) {
+      rollback();
+    }
+  }
+  void commit() { committed_ = true; }
+
+  // Before a zone is created or erased: its whole first state (moved out when erased).
+  void zone_erase(std::map<std::string, CatalogZone>::iterator it) {
+    if (zones_.count(it->first) == 0) {
+      zones_.emplace(it->first, std::optional<CatalogZone>(std::move(it->second)));
+    }
+    c_.zones.erase(it);
+  }
+  void zone_create(const std::string& name) {
+    if (zones_.count(name) == 0) {
+      zones_.emplace(name, std::nullopt);
+    }
+  }
+  void row(const std::string& zone) {
+    auto it = c_.zones.find(zone);
+    if (it != c_.zones.end() && rows_.count(zone) == 0) {
+      rows_.emplace(zone, it->second.row);
+    }
+  }
+  void record(const std::string& zone, const std::string& key) {
+    auto k = std::make_pair(zone, key);
+    if (records_.count(k) != 0) {
+      return;
+    }
+    std::optional<json> old;
+    auto z = c_.zones.find(zone);
+    if (z != c_.zones.end()) {
+      if (auto r = z->second.records.find(key); r != z->second.records.end()) {
+        old = r->second;
+      }
+    }
+    records_.emplace(std::move(k), std::move(old));
+  }
+  void check(const std::string& id) {
+    if (checks_.count(id) == 0) {
+      auto it = c_.checks.find(id);
+      checks_.emplace(id, it == c_.checks.end() ? std::nullopt
+                                                : std::optional<store::CheckRow>(it->second));
+    }
+  }
+  void settings() {
+    if (!settings_) {
+      settings_ = c_.settings;
+    }
+  }
+
+ private:
+  void rollback() {
+    // Whole zones first, then what changed inside zones that still exist.
+    for (auto& [name, z] : zones_) {
+      if (z) {
+        c_.zones[name] = std::move(*z);
+      } else {
+        c_.zones.erase(name);
+      }
+    }
+    for (auto& [zone, row] : rows_) {
+      if (auto it = c_.zones.find(zone); it != c_.zones.end()) {
+        it->second.row = std::move(row);
+      }
+    }
+    for (auto& [k, old] : records_) {
+      auto it = c_.zones.find(k.first);
+      if (it == c_.zones.end()) {
+        continue;
+      }
+      if (old) {
+        it->second.records[k.second] = std::move(*old);
+      } else {
+        it->second.records.erase(k.second);
+      }
+    }
+    for (auto& [id, old] : checks_) {
+      if (old) {
+        c_.checks[id] = std::move(*old);
+      } else {
+        c_.checks.erase(id);
+      }
+    }
+    if (settings_) {
+      c_.settings = std::move(*settings_);
+    }
+  }
+
+  Catalog& c_;
+  bool committed_ = false;
+  std::map<std::string, std::optional<CatalogZone>> zones_;
+  std::map<std::string, store::ZoneRow> rows_;
+  std::map<std::pair<std::string, std::string>, std::optional<json>> records_;
+  std::map<std::string, std::optional<store::CheckRow>> checks_;
+  std::optional<json> settings_;
+};
+
+}  // namespace
+
 Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
   Catalog c = base;
+  if (auto st = apply_in_place(c, batch); !st) {
+    return Error{st.error()};
+  }
+  return c;
+}
+
+Status apply_in_place(Catalog& c, const ChangeBatch& batch) {
+  Journal j(c);
   std::set<std::string> touched;  // zones whose serial is bumped
   std::set<std::string> created;
   std::map<std::string, uint32_t> declared_serial;    // zone -> serial the batch asked for
@@ -798,7 +914,7 @@ Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
                         "and NS (" + left.front() + (left.size() > 1 ? ", ..." : "") +
                         "); delete them first");
           }
-          c.zones.erase(it);
+          j.zone_erase(it);
           touched.erase(name);
           created.erase(name);
           break;
@@ -811,6 +927,7 @@ Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
           if (ch.action == Action::kCreate) {
             return fail("Tried to create hosted zone " + name + ", but it already exists");
           }
+          j.row(name);
           store::ZoneRow& cur = it->second.row;
           if (!row->id.empty() && row->id != cur.id) {
             return fail("zone " + name + ": id " + row->id + " does not match " + cur.id);
@@ -854,6 +971,7 @@ Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
         }
         CatalogZone z;
         z.row = std::move(*row);
+        j.zone_create(name);
         c.zones[name] = std::move(z);
         created.insert(name);
         break;
@@ -922,6 +1040,7 @@ Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
         if (kname == zone && (ktype == "SOA" || ktype == "NS")) {
           // The apex SOA and NS live in the zone settings (Route 53 lets clients edit both,
           // never delete them).
+          j.row(zone);
           auto st = apex_change(c.zones[zone].row, ktype, ch.action, body);
           if (!st) {
             return fail(st.error());
@@ -938,6 +1057,7 @@ Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
           }
           break;
         }
+        j.record(zone, key);
         auto& records = c.zones[zone].records;
         auto it = records.find(key);
         if (ch.action == Action::kCreate) {
@@ -979,6 +1099,7 @@ Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
         if (ch.body.is_object() && ch.body.contains("id") && ch.body["id"] != json(id)) {
           return fail("health check " + id + ": the body's id is " + ch.body["id"].dump());
         }
+        j.check(id);
         auto it = c.checks.find(id);
         if (ch.action == Action::kDelete) {
           if (it == c.checks.end()) {
@@ -1017,6 +1138,7 @@ Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
         break;
       }
       case Kind::kSettings: {
+        j.settings();
         if (ch.action == Action::kDelete) {
           c.settings = json::object();
           break;
@@ -1058,6 +1180,7 @@ Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
     if (zit == c.zones.end()) {
       continue;
     }
+    j.row(name);
     json& settings = zit->second.row.settings;
     if (!settings.is_object()) {
       continue;
@@ -1077,7 +1200,8 @@ Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
     }
     (*soa)["serial"] = next;
   }
-  return c;
+  j.commit();
+  return OkStatus();
 }
 
 // ---- compile ----

@@ -101,6 +101,9 @@ struct ChangeBatch {
 // is not used: plain increment, RFC 1982 wrap)). Structural checks only: compile() is the
 // semantic validator (record data, CNAME rules, policies, health check references).
 Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch);
+// The same on `catalog` itself, all or nothing: on error it is exactly as it was (a journal of
+// what the batch touched is rolled back), so a chain of batches costs no copy of the catalog.
+Status apply_in_place(Catalog& catalog, const ChangeBatch& batch);
 
 // Compiles the catalog to what the daemon serves, validating everything as a whole with the
 // config loader's rules. Errors name the entity ("zone example.test. record www A: ...") or,

@@ -52,7 +52,7 @@ struct ServerSettings {
   std::vector<AccessKey> route53_keys;
   std::string api_tls_cert;  // PEM chain (both or neither)
   std::string api_tls_key;
-  int api_threads = 4;
+  int api_threads = 64;
   // Query-path settings of `server:`; the catalog's compile() copies them into every
   // RuntimeConfig it builds (they are not part of the catalog).
   Chaos chaos = Chaos::defaults();

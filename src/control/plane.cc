@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
+
+#include "core/thread_priority.h"
 
 namespace steerdns::control {
 namespace {
@@ -137,7 +140,10 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
     stats_.publishes++;
     stopping_ = false;
   }
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    make_background_thread("sd-plane");
+    run();
+  });
   return OkStatus();
 }
 
@@ -270,18 +276,6 @@ void Plane::run() {
   }
 }
 
-namespace {
-
-// One batch that passed apply() in a group: its catalogs before and after.
-struct Accepted {
-  size_t index;  // into the group
-  config::ChangeBatch batch;
-  std::shared_ptr<const config::Catalog> before;
-  std::shared_ptr<const config::Catalog> after;
-};
-
-}  // namespace
-
 void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
   std::shared_ptr<const config::Catalog> base = catalog();
   // New server settings in the group apply to the whole group (the last one wins); until the
@@ -303,34 +297,6 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
   std::vector<Result<SubmitResult>> results(group.size(), Error{"not processed"});
   uint64_t rejected = 0;
 
-  // Builds and structurally applies group[from..] on top of `cur`, in order.
-  auto build_all = [&](std::shared_ptr<const config::Catalog> cur, size_t from,
-                       std::vector<Accepted>* out) {
-    for (size_t i = from; i < group.size(); ++i) {
-      auto batch = group[i]->build(*cur);
-      if (!batch) {
-        results[i] = Error{batch.error()};
-        continue;
-      }
-      if (batch->changes.empty()) {
-        SubmitResult r;
-        r.no_op = true;
-        results[i] = r;
-        continue;
-      }
-      auto next = config::apply(*cur, *batch);
-      if (!next) {
-        results[i] = Error{next.error()};
-        continue;
-      }
-      auto after = std::make_shared<const config::Catalog>(std::move(*next));
-      out->push_back(Accepted{i, std::move(*batch), cur, after});
-      cur = after;
-    }
-  };
-
-  std::vector<Accepted> accepted;
-  build_all(base, 0, &accepted);
   std::shared_ptr<const config::LoadedConfig> compiled;
   auto compile_checked = [&](const config::Catalog& c,
                              const config::ChangeBatch* b) -> Result<config::LoadedConfig> {
@@ -345,7 +311,55 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     }
     return loaded;
   };
-  if (accepted.empty() && server_update) {
+
+  // What gets committed: each accepted batch with its change list, and the store writes.
+  struct Ready {
+    size_t index;
+    config::ChangeBatch batch;
+    nlohmann::json summary;
+    std::vector<store::Op> ops;
+  };
+  std::vector<Ready> ready;
+  std::shared_ptr<config::Catalog> final_cat;
+  // Runs group[i]'s builder; a failure or an empty batch is its answer already (nullopt).
+  // A builder that throws must not take the applier thread down with it.
+  auto build = [&](size_t i, const config::Catalog& cat) -> std::optional<config::ChangeBatch> {
+    Result<config::ChangeBatch> batch = Error{""};
+    try {
+      batch = group[i]->build(cat);
+    } catch (const std::exception& e) {
+      batch = Error{std::string("building the batch failed: ") + e.what()};
+    }
+    if (!batch) {
+      results[i] = Error{batch.error()};
+      return std::nullopt;
+    }
+    if (batch->changes.empty()) {
+      SubmitResult r;
+      r.no_op = true;
+      results[i] = r;
+      return std::nullopt;
+    }
+    return std::move(*batch);
+  };
+
+  // Fast path: the batches applied one after another to ONE copy of the catalog (in place,
+  // each all or nothing), compiled once, the store writes diffed once. The cost of a group is
+  // then one catalog copy, one compile and one transaction however many batches it holds.
+  auto work = std::make_shared<config::Catalog>(*base);
+  for (size_t i = 0; i < group.size(); ++i) {
+    auto batch = build(i, *work);
+    if (!batch) {
+      continue;
+    }
+    nlohmann::json summary = config::change_summary(*batch, *work);
+    if (auto st = config::apply_in_place(*work, *batch); !st) {
+      results[i] = Error{st.error()};
+      continue;
+    }
+    ready.push_back(Ready{i, std::move(*batch), std::move(summary), {}});
+  }
+  if (ready.empty() && server_update) {
     // No batch to commit: the served catalog again, compiled with the new settings.
     auto loaded = compile_checked(*base, nullptr);
     if (!loaded) {
@@ -359,28 +373,28 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
       compiled = std::make_shared<const config::LoadedConfig>(std::move(*loaded));
     }
   }
-  if (!accepted.empty()) {
-    const config::ChangeBatch* only = accepted.size() == 1 ? &accepted[0].batch : nullptr;
-    auto loaded = compile_checked(*accepted.back().after, only);
+  if (!ready.empty()) {
+    const config::ChangeBatch* only = ready.size() == 1 ? &ready[0].batch : nullptr;
+    auto loaded = compile_checked(*work, only);
     if (loaded) {
       compiled = std::make_shared<const config::LoadedConfig>(std::move(*loaded));
-    } else if (accepted.size() == 1) {
-      results[accepted[0].index] = Error{loaded.error()};
-      accepted.clear();
+      ready[0].ops = config::commit_ops(*base, *work);  // one transaction: all writes in one
+      final_cat = work;
+    } else if (ready.size() == 1) {
+      results[ready[0].index] = Error{loaded.error()};
+      ready.clear();
     } else {
       // Someone in the group is invalid: validate one at a time, each on top of the batches
       // accepted before it (builders run again: their input changed).
-      std::vector<Accepted> good;
+      std::vector<size_t> candidates;
+      for (const auto& r : ready) {
+        candidates.push_back(r.index);
+      }
+      ready.clear();
       std::shared_ptr<const config::Catalog> cur = base;
-      for (size_t i = 0; i < group.size(); ++i) {
-        bool was_candidate = std::any_of(accepted.begin(), accepted.end(),
-                                         [&](const Accepted& a) { return a.index == i; });
-        if (!was_candidate) {
-          continue;
-        }
-        auto batch = group[i]->build(*cur);
+      for (size_t i : candidates) {
+        auto batch = build(i, *cur);
         if (!batch) {
-          results[i] = Error{batch.error()};
           continue;
         }
         auto next = config::apply(*cur, *batch);
@@ -393,12 +407,14 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
           results[i] = Error{one.error()};
           continue;
         }
-        auto after = std::make_shared<const config::Catalog>(std::move(*next));
-        good.push_back(Accepted{i, std::move(*batch), cur, after});
+        auto after = std::make_shared<config::Catalog>(std::move(*next));
+        nlohmann::json summary = config::change_summary(*batch, *cur);
+        ready.push_back(Ready{i, std::move(*batch), std::move(summary),
+                              config::commit_ops(*cur, *after)});
         cur = after;
+        final_cat = after;
         compiled = std::make_shared<const config::LoadedConfig>(std::move(*one));
       }
-      accepted = std::move(good);
     }
   }
   double compile_ms = ms_since(t0);
@@ -406,18 +422,18 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
   // One transaction for every accepted batch.
   auto t1 = Clock::now();
   std::vector<store::ChangeRow> rows;
-  if (!accepted.empty()) {
+  if (!ready.empty()) {
     std::vector<store::Commit> commits;
     int64_t expect = base->revision;
-    for (const auto& a : accepted) {
+    for (auto& a : ready) {
       store::Commit c;
-      c.ops = config::commit_ops(*a.before, *a.after);
+      c.ops = std::move(a.ops);
       c.change.id = store::make_id('C');
       c.change.status = "PENDING";
       c.change.author = a.batch.author;
       c.change.comment = a.batch.comment;
       c.change.submitted_ms = wall_ms();
-      c.change.changes = config::change_summary(a.batch, *a.before);
+      c.change.changes = std::move(a.summary);
       c.change.revision = expect + 1;  // what the store assigns (expect_revision is checked)
       c.expect_revision = expect++;
       c.events.emplace_back(c.change.submitted_ms, change_event(c.change, a.batch.changes.size()));
@@ -425,19 +441,20 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     }
     auto revs = store_->commit_group(commits);
     if (!revs) {
-      for (const auto& a : accepted) {
+      for (const auto& a : ready) {
         results[a.index] = Error{"the store could not commit the batch (nothing applied): " +
                                  revs.error()};
       }
-      accepted.clear();
+      ready.clear();
       compiled.reset();
+      final_cat.reset();
     } else {
-      for (size_t k = 0; k < accepted.size(); ++k) {
+      for (size_t k = 0; k < ready.size(); ++k) {
         store::ChangeRow row = commits[k].change;
         row.revision = (*revs)[k];
         SubmitResult r;
         r.change = row;
-        results[accepted[k].index] = r;
+        results[ready[k].index] = r;
         rows.push_back(std::move(row));
       }
     }
@@ -446,12 +463,10 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
   for (const auto& r : results) {
     rejected += r.ok() ? 0 : 1;
   }
-
-  std::shared_ptr<const config::Catalog> final_cat;
-  if (!rows.empty()) {
-    auto c = std::make_shared<config::Catalog>(*accepted.back().after);
-    c->revision = rows.back().revision;
-    final_cat = c;
+  if (rows.empty()) {
+    final_cat.reset();
+  } else {
+    final_cat->revision = rows.back().revision;
   }
   {
     std::lock_guard lk(mu_);

@@ -8,7 +8,15 @@ pair with health-check ids, list (with paging), get-change until INSYNC, dig see
 run the flagship runbook (examples/runbooks/failover-to-secondary.json) with only
 --endpoint-url added and dig sees the secondary; get-health-check of a config check; a wrong
 secret (SignatureDoesNotMatch) and an invalid batch (InvalidChangeBatch) change nothing;
-delete everything. Run by ctest (STEERDNS_BIN).
+delete everything (test_route53_flow).
+
+test_route53_policies: weighted (weight 0 is a standby; swapped), latency (Region ->
+latency_map, chosen by ECS), geolocation (country, continent, `*`; a GeoIP database built by
+tests/testlib/make_mmdb.pl, queried with dig +subnet), multivalue with health checks (a failing
+member drops out), an alias to a record set in the zone; paging one record set at a time;
+update-health-check with HealthCheckVersion, get-health-check-status, test-dns-answer; and
+NoSuchHostedZone, NoSuchHealthCheck, SignatureDoesNotMatch and InvalidChangeBatch leaving the
+zone as it was. Run by ctest (STEERDNS_BIN).
 """
 import http.server
 import json
@@ -28,7 +36,14 @@ AWS = "/usr/bin/aws"
 KEY_ID = "AKIDSTEERDNSTEST0001"
 SECRET = "steerdns-test-secret/0123456789abcdef"
 
+# latency_map and geoip serve test_route53_policies: Route 53 Regions are latency_map regions,
+# and geo.mmdb (tests/testlib/make_mmdb.pl) puts 203.0.113.0/24 in TW and 198.51.100.0/24 in DE.
 CONFIG = """\
+latency_map:
+  - { cidr: 203.0.113.0/24, rtt_ms: { us-east-1: 90, ap-northeast-1: 10 } }
+  - { cidr: 198.51.100.0/24, rtt_ms: { us-east-1: 10, ap-northeast-1: 90 } }
+  - { cidr: 0.0.0.0/0, rtt_ms: { us-east-1: 20, ap-northeast-1: 60 } }
+geoip: { database: geo.mmdb }
 health_checks:
   primary-app: { type: external, initial: healthy }
   secondary-app: { type: external, initial: healthy }
@@ -78,6 +93,11 @@ class Route53Test(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="steerdns-r53-")
         cls.backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Backend)
         threading.Thread(target=cls.backend.serve_forever, daemon=True).start()
+        mmdb = subprocess.run(["perl", os.path.join(SOURCE_DIR, "tests", "testlib", "make_mmdb.pl"),
+                               os.path.join(cls.tmp, "geo.mmdb")], capture_output=True, text=True)
+        if mmdb.returncode != 0:
+            raise unittest.SkipTest("make_mmdb.pl failed (libmaxmind-db-writer-perl): " +
+                                    mmdb.stderr)
         cfg = os.path.join(cls.tmp, "cfg.yaml")
         with open(cfg, "w") as f:
             f.write(CONFIG)
@@ -297,6 +317,229 @@ class Route53Test(unittest.TestCase):
         wait_until(lambda: "REFUSED" in run(["dig", "@127.0.0.1", "-p", str(self.dns_port),
                                              "+norecurse", "app.r53.test", "A"]),
                    what="r53.test. no longer served")
+
+
+    # ---- routing policies, health-check updates and error codes ----
+
+    def dig_ecs(self, name, subnet, rtype="A"):
+        """dig with an EDNS Client Subnet: latency and geo answers depend on it."""
+        out = run(["dig", "@127.0.0.1", "-p", str(self.dns_port), "+short", "+norecurse",
+                   "+time=1", "+tries=1", "+subnet=" + subnet, name, rtype])
+        return sorted(out.split())
+
+    def dig_many(self, name, n=12):
+        """The union of n answers: a weighted name picks one member per query."""
+        seen = set()
+        for _ in range(n):
+            seen.update(self.dig(name))
+        return sorted(seen)
+
+    def change(self, zid, file_name, changes, **kw):
+        out = self.aws("change-resource-record-sets", "--hosted-zone-id", zid, "--change-batch",
+                       self.batch_file(file_name, changes), **kw)
+        self.wait_insync(out["ChangeInfo"]["Id"])
+        return out
+
+    def test_route53_policies(self):
+        out = self.aws("create-hosted-zone", "--name", "pol.test", "--caller-reference", "pol-1")
+        zid = out["HostedZone"]["Id"].split("/")[-1]
+        self.wait_insync(out["ChangeInfo"]["Id"])
+        port = self.backend.server_address[1]
+
+        def rrset(name, rtype="A", ttl=60, values=(), **extra):
+            r = {"Name": name + ".pol.test", "Type": rtype, **extra}
+            if values:
+                r["TTL"] = ttl
+                r["ResourceRecords"] = [{"Value": v} for v in values]
+            return r
+
+        def upsert(*sets):
+            return [{"Action": "UPSERT", "ResourceRecordSet": s} for s in sets]
+
+        # Three checks for the multivalue members, all healthy at first.
+        checks = []
+        for i in range(3):
+            cfg = {"IPAddress": "127.0.0.1", "Port": port, "Type": "HTTP",
+                   "ResourcePath": "/health", "RequestInterval": 10, "FailureThreshold": 2}
+            checks.append(self.aws("create-health-check", "--caller-reference", "pol-hc-%d" % i,
+                                   "--health-check-config", json.dumps(cfg))["HealthCheck"]["Id"])
+
+        def weighted(w1, w2):
+            return upsert(rrset("w", SetIdentifier="w-one", Weight=w1, values=["192.0.2.1"]),
+                          rrset("w", SetIdentifier="w-two", Weight=w2, values=["192.0.2.2"]))
+
+        self.change(zid, "policies.json", weighted(1, 0) + upsert(
+            rrset("lat", SetIdentifier="lat-use1", Region="us-east-1", values=["192.0.2.31"]),
+            rrset("lat", SetIdentifier="lat-apne1", Region="ap-northeast-1",
+                  values=["192.0.2.32"]),
+            rrset("geo", SetIdentifier="geo-default", GeoLocation={"CountryCode": "*"},
+                  values=["192.0.2.40"]),
+            rrset("geo", SetIdentifier="geo-tw", GeoLocation={"CountryCode": "TW"},
+                  values=["192.0.2.41"]),
+            rrset("geo", SetIdentifier="geo-eu", GeoLocation={"ContinentCode": "EU"},
+                  values=["192.0.2.42"]),
+            *[rrset("mv", SetIdentifier="mv-%d" % i, MultiValueAnswer=True,
+                    values=["192.0.2.5%d" % i], HealthCheckId=checks[i]) for i in range(3)],
+            rrset("origin", values=["192.0.2.61", "192.0.2.62"]),
+            rrset("alias", AliasTarget={"HostedZoneId": zid, "DNSName": "origin.pol.test",
+                                        "EvaluateTargetHealth": False})))
+
+        # Weighted: weight 0 is a standby, so only the weight-1 member answers; then swapped.
+        self.assertEqual(self.dig_many("w.pol.test"), ["192.0.2.1"])
+        answer = self.boto().test_dns_answer(HostedZoneId=zid, RecordName="w.pol.test",
+                                             RecordType="A")
+        self.assertEqual(answer["RecordData"], ["192.0.2.1"])
+        self.assertEqual(answer["ResponseCode"], "NOERROR")
+        self.change(zid, "swap.json", weighted(0, 1))
+        self.assertEqual(self.dig_many("w.pol.test"), ["192.0.2.2"])
+        answer = self.boto().test_dns_answer(HostedZoneId=zid, RecordName="w.pol.test",
+                                             RecordType="A")
+        self.assertEqual(answer["RecordData"], ["192.0.2.2"])
+
+        # Latency: the region with the lowest RTT in the client's latency_map entry.
+        self.assertEqual(self.dig("lat.pol.test"), ["192.0.2.31"])  # 127.0.0.1: 0.0.0.0/0
+        self.assertEqual(self.dig_ecs("lat.pol.test", "203.0.113.0/24"), ["192.0.2.32"])
+        self.assertEqual(self.dig_ecs("lat.pol.test", "198.51.100.0/24"), ["192.0.2.31"])
+        answer = self.boto().test_dns_answer(
+            HostedZoneId=zid, RecordName="lat.pol.test", RecordType="A",
+            EDNS0ClientSubnetIP="203.0.113.7", EDNS0ClientSubnetMask="24")
+        self.assertEqual(answer["RecordData"], ["192.0.2.32"])
+
+        # Geolocation: country, then continent, then the default.
+        self.assertEqual(self.dig("geo.pol.test"), ["192.0.2.40"])
+        self.assertEqual(self.dig_ecs("geo.pol.test", "203.0.113.0/24"), ["192.0.2.41"])
+        self.assertEqual(self.dig_ecs("geo.pol.test", "198.51.100.0/24"), ["192.0.2.42"])
+        self.assertEqual(self.dig_ecs("geo.pol.test", "192.0.2.128/25"), ["192.0.2.40"])
+
+        # Alias: the target's addresses.
+        self.assertEqual(self.dig("alias.pol.test"), ["192.0.2.61", "192.0.2.62"])
+
+        # Multivalue: every healthy member.
+        self.assertEqual(self.dig("mv.pol.test"), ["192.0.2.50", "192.0.2.51", "192.0.2.52"])
+
+        # The record sets round-trip through list-resource-record-sets.
+        sets = self.aws("list-resource-record-sets", "--hosted-zone-id", zid)["ResourceRecordSets"]
+        by_id = {(s["Name"], s.get("SetIdentifier")): s for s in sets}
+        self.assertEqual(by_id[("w.pol.test.", "w-one")]["Weight"], 0)
+        self.assertEqual(by_id[("w.pol.test.", "w-two")]["Weight"], 1)
+        self.assertEqual(by_id[("lat.pol.test.", "lat-apne1")]["Region"], "ap-northeast-1")
+        self.assertEqual(by_id[("geo.pol.test.", "geo-default")]["GeoLocation"],
+                         {"CountryCode": "*"})
+        self.assertEqual(by_id[("geo.pol.test.", "geo-tw")]["GeoLocation"], {"CountryCode": "TW"})
+        self.assertEqual(by_id[("geo.pol.test.", "geo-eu")]["GeoLocation"],
+                         {"ContinentCode": "EU"})
+        mv1 = by_id[("mv.pol.test.", "mv-1")]
+        self.assertTrue(mv1["MultiValueAnswer"])
+        self.assertEqual(mv1["HealthCheckId"], checks[1])
+        self.assertEqual(mv1["ResourceRecords"], [{"Value": "192.0.2.51"}])
+        alias = by_id[("alias.pol.test.", None)]
+        self.assertEqual(alias["AliasTarget"], {"HostedZoneId": zid, "DNSName": "origin.pol.test.",
+                                                "EvaluateTargetHealth": False})
+        self.assertNotIn("TTL", alias)
+        self.assertEqual(len(sets), 2 + 2 + 2 + 3 + 3 + 1 + 1)
+
+        # Paging one record at a time crosses the sets with identifiers and gives the same list.
+        paged, kwargs = [], {"HostedZoneId": zid, "MaxItems": "1"}
+        for _ in range(len(sets) + 1):
+            r = self.boto().list_resource_record_sets(**kwargs)
+            self.assertEqual(len(r["ResourceRecordSets"]), 1)
+            paged += r["ResourceRecordSets"]
+            if not r["IsTruncated"]:
+                break
+            kwargs.update(StartRecordName=r["NextRecordName"], StartRecordType=r["NextRecordType"])
+            kwargs.pop("StartRecordIdentifier", None)
+            if "NextRecordIdentifier" in r:
+                kwargs["StartRecordIdentifier"] = r["NextRecordIdentifier"]
+        self.assertEqual([(s["Name"], s.get("SetIdentifier")) for s in paged],
+                         [(s["Name"], s.get("SetIdentifier")) for s in sets])
+
+        # update-health-check: a stale version is refused; then mv-1's check probes a failing
+        # path with a threshold of 1, and its member drops out of the answer.
+        hc = self.aws("get-health-check", "--health-check-id", checks[1])["HealthCheck"]
+        self.assertEqual(hc["HealthCheckVersion"], 1)
+        upd = self.aws("update-health-check", "--health-check-id", checks[1],
+                       "--health-check-version", "1", "--failure-threshold", "1",
+                       "--resource-path", "/down")["HealthCheck"]
+        self.assertEqual(upd["HealthCheckVersion"], 2)
+        with self.assertRaises(AwsError) as e:
+            self.aws("update-health-check", "--health-check-id", checks[1],
+                     "--health-check-version", "1", "--failure-threshold", "3")
+        self.assertEqual(e.exception.code, "HealthCheckVersionMismatch")
+        hc = self.aws("get-health-check", "--health-check-id", checks[1])["HealthCheck"]
+        self.assertEqual(hc["HealthCheckVersion"], 2)
+        self.assertEqual(hc["HealthCheckConfig"]["FailureThreshold"], 1)
+        self.assertEqual(hc["HealthCheckConfig"]["ResourcePath"], "/down")
+        wait_until(lambda: self.dig("mv.pol.test") == ["192.0.2.50", "192.0.2.52"], timeout=30,
+                   interval=0.2, what="mv-1 dropping out of the multivalue answer")
+        status = self.boto().get_health_check_status(HealthCheckId=checks[1])
+        observed = [o["StatusReport"]["Status"] for o in status["HealthCheckObservations"]]
+        self.assertTrue(observed and all(s.startswith("Failure") for s in observed), status)
+        status = self.boto().get_health_check_status(HealthCheckId=checks[0])
+        observed = [o["StatusReport"]["Status"] for o in status["HealthCheckObservations"]]
+        self.assertTrue(observed and all(s.startswith("Success") for s in observed), status)
+        # And back: the member returns once its check passes again.
+        self.aws("update-health-check", "--health-check-id", checks[1],
+                 "--resource-path", "/health")
+        wait_until(lambda: self.dig("mv.pol.test") == ["192.0.2.50", "192.0.2.51", "192.0.2.52"],
+                   timeout=30, interval=0.2, what="mv-1 back in the multivalue answer")
+
+        # Errors change nothing.
+        before = self.aws("list-resource-record-sets", "--hosted-zone-id", zid)
+        swap_back = self.batch_file("swap-back.json", weighted(1, 0))
+        with self.assertRaises(AwsError) as e:
+            self.aws("change-resource-record-sets", "--hosted-zone-id", "Z00000000000000000000",
+                     "--change-batch", swap_back)
+        self.assertEqual(e.exception.code, "NoSuchHostedZone")
+        with self.assertRaises(AwsError) as e:
+            self.aws("list-resource-record-sets", "--hosted-zone-id", "ZNOSUCHZONE")
+        self.assertEqual(e.exception.code, "NoSuchHostedZone")
+        for op in (["get-health-check"], ["get-health-check-status"],
+                   ["update-health-check", "--failure-threshold", "2"]):
+            with self.assertRaises(AwsError) as e:
+                self.aws(*op, "--health-check-id", "00000000-0000-0000-0000-000000000000")
+            self.assertEqual(e.exception.code, "NoSuchHealthCheck", op)
+        with self.assertRaises(AwsError) as e:
+            self.aws("change-resource-record-sets", "--hosted-zone-id", zid, "--change-batch",
+                     swap_back, secret="not-the-secret")
+        self.assertEqual(e.exception.code, "SignatureDoesNotMatch")
+        invalid = self.batch_file("invalid.json", weighted(1, 0) + [
+            {"Action": "DELETE", "ResourceRecordSet": rrset(
+                "geo", SetIdentifier="geo-jp", GeoLocation={"CountryCode": "JP"},
+                values=["192.0.2.43"])},
+            {"Action": "CREATE", "ResourceRecordSet": rrset(
+                "lat", SetIdentifier="lat-use1", Region="us-east-1", values=["192.0.2.33"])}])
+        with self.assertRaises(AwsError) as e:
+            self.aws("change-resource-record-sets", "--hosted-zone-id", zid, "--change-batch",
+                     invalid)
+        self.assertEqual(e.exception.code, "InvalidChangeBatch")
+        self.assertIn("Tried to delete resource record set [name='geo.pol.test.', type='A', "
+                      "set-identifier='geo-jp'] but it was not found", e.exception.text)
+        self.assertIn("Tried to create resource record set [name='lat.pol.test.', type='A', "
+                      "set-identifier='lat-use1'] but it already exists", e.exception.text)
+        with self.assertRaises(AwsError) as e:
+            self.change(zid, "unknown-check.json", upsert(rrset(
+                "mv", SetIdentifier="mv-3", MultiValueAnswer=True, values=["192.0.2.53"],
+                HealthCheckId="00000000-0000-0000-0000-000000000000")))
+        self.assertIn(e.exception.code, ("InvalidChangeBatch", "NoSuchHealthCheck"))
+        self.assertIn("00000000-0000-0000-0000-000000000000", e.exception.text)
+        # MultiValueAnswer false is no routing policy: a SetIdentifier without one is refused
+        # (not kept as a plain record that drops the identifier).
+        with self.assertRaises(AwsError) as e:
+            self.change(zid, "mv-false.json", upsert(rrset(
+                "mvf", SetIdentifier="mvf-1", MultiValueAnswer=False, values=["192.0.2.53"])))
+        self.assertEqual(e.exception.code, "InvalidChangeBatch")
+        self.assertIn("but found none in Change with [Action=UPSERT, Name=mvf.pol.test, Type=A, "
+                      "SetIdentifier=mvf-1]", e.exception.text)
+        self.assertEqual(self.aws("list-resource-record-sets", "--hosted-zone-id", zid), before)
+        self.assertEqual(self.dig_many("w.pol.test"), ["192.0.2.2"])
+
+        # Clean up: every record set as listed, then the checks and the zone.
+        deletes = [{"Action": "DELETE", "ResourceRecordSet": s}
+                   for s in before["ResourceRecordSets"] if s["Type"] not in ("SOA", "NS")]
+        self.change(zid, "delete-all.json", deletes)
+        for hc_id in checks:
+            self.aws("delete-health-check", "--health-check-id", hc_id)
+        self.wait_insync(self.aws("delete-hosted-zone", "--id", zid)["ChangeInfo"]["Id"])
 
 
 if __name__ == "__main__":

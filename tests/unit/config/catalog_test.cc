@@ -300,6 +300,65 @@ TEST(CatalogApply, CreateUpsertDeleteAndSerial) {
   EXPECT_EQ(rw->zones["example.test."].row.settings["soa"]["serial"], 0);
 }
 
+TEST(CatalogApply, InPlaceFailureLeavesTheCatalogExactlyAsItWas) {
+  TempDir dir;
+  const Catalog c = base_catalog(dir);
+  const json before = to_json(c);
+  // Every kind of mutation, then a failing change last.
+  ChangeBatch b;
+  b.changes.push_back(rec_change(Action::kCreate, "new.example.test./A",
+                                 {{"name", "new"}, {"type", "A"}, {"values", {"192.0.2.9"}}}));
+  b.changes.push_back(rec_change(Action::kUpsert, "www.example.test./A",
+                                 {{"name", "www"}, {"type", "A"}, {"values", {"192.0.2.3"}}}));
+  b.changes.push_back(rec_change(Action::kDelete, "mx.example.test./AAAA", nullptr));
+  Change zdel;
+  zdel.action = Action::kDelete;
+  zdel.kind = Kind::kZone;
+  zdel.key = "other.test.";
+  b.changes.push_back(zdel);
+  Change zadd;
+  zadd.action = Action::kCreate;
+  zadd.kind = Kind::kZone;
+  zadd.key = "third.test.";
+  zadd.body = json{{"settings", default_zone_settings("third.test.")}};
+  b.changes.push_back(zadd);
+  Change chk;
+  chk.action = Action::kUpsert;
+  chk.kind = Kind::kHealthCheck;
+  chk.key = "web-a";
+  chk.body = json{{"type", "external"}, {"initial", "unhealthy"}};
+  b.changes.push_back(chk);
+  Change set;
+  set.action = Action::kUpsert;
+  set.kind = Kind::kSettings;
+  set.body = json{{"latency_measured_rtt", true}};
+  b.changes.push_back(set);
+  b.changes.push_back(rec_change(Action::kDelete, "nothere.example.test./A", nullptr));
+  Catalog work = c;
+  auto st = apply_in_place(work, b);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().find("nothere.example.test."), std::string::npos) << st.error();
+  EXPECT_EQ(to_json(work), before);
+  // Without the failing change it applies, and equals apply()'s copy.
+  b.changes.pop_back();
+  ASSERT_TRUE(apply_in_place(work, b));
+  auto copy = apply(c, b);
+  ASSERT_TRUE(copy) << copy.error();
+  json a = to_json(work), e = to_json(*copy);
+  // Created zones get fresh ids and times: compare the rest.
+  for (json* j : {&a, &e}) {
+    for (auto& z : (*j)["zones"]) {
+      if (z["name"] == "third.test.") {
+        z.erase("id");
+        z.erase("created_ms");
+      }
+    }
+  }
+  EXPECT_EQ(a, e);
+  EXPECT_EQ(work.zones.count("other.test."), 0u);
+  EXPECT_EQ(work.zones.count("third.test."), 1u);
+}
+
 TEST(CatalogApply, StructuralErrors) {
   TempDir dir;
   Catalog c = base_catalog(dir);
