@@ -151,20 +151,28 @@ def proc_ticks(pid):
     return int(p[11]) + int(p[12])  # utime + stime (fields 14, 15)
 
 
-def thread_ticks(pid):
-    out = {}
+def task_files(pid, name):
+    """(tid, text of /proc/PID/task/TID/NAME) for every thread that is still there."""
     try:
         tids = os.listdir(f"/proc/{pid}/task")
     except OSError:
-        return out
+        return
     for tid in tids:
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                raw = f.read()
+            with open(f"/proc/{pid}/task/{tid}/{name}") as f:
+                yield int(tid), f.read()
+        except (OSError, ValueError):
+            pass
+
+
+def thread_ticks(pid):
+    out = {}
+    for tid, raw in task_files(pid, "stat"):
+        try:
             comm = raw[raw.index("(") + 1:raw.rindex(")")]
             p = raw.rsplit(")", 1)[1].split()
-            out[int(tid)] = (comm, int(p[11]) + int(p[12]))
-        except (OSError, ValueError):
+            out[tid] = (comm, int(p[11]) + int(p[12]))
+        except (ValueError, IndexError):
             pass
     return out
 
@@ -172,10 +180,12 @@ def thread_ticks(pid):
 def sched_waits(pid):
     """Per thread: (ns on the CPU, ns runnable but waiting for a CPU, timeslices)."""
     out = {}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
+    for tid, raw in task_files(pid, "schedstat"):
+        try:
+            out[tid] = tuple(int(x) for x in raw.split()[:3])
+        except ValueError:
+            pass
+    return out
     for tid in tids:
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:

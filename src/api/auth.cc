@@ -84,22 +84,29 @@ Status Auth::add_token(std::string name, std::string_view secret, bool can_write
   return OkStatus();
 }
 
+Result<std::string> resolve_secret(const std::string& secret, const std::string& secret_env) {
+  if (secret.empty() == secret_env.empty()) {
+    return Error{"give exactly one of secret and secret_env"};
+  }
+  if (secret_env.empty()) {
+    return secret;
+  }
+  const char* value = std::getenv(secret_env.c_str());
+  if (value == nullptr) {
+    return Error{"environment variable " + secret_env + " is not set"};
+  }
+  return std::string(value);
+}
+
 Status Auth::add_tokens(const std::vector<TokenSpec>& specs) {
   Auth scratch = *this;  // all or nothing
   for (const auto& spec : specs) {
     std::string where = "API token '" + spec.name + "'";
-    if (spec.secret.empty() == spec.secret_env.empty()) {
-      return Error{where + ": give exactly one of secret and secret_env"};
+    auto secret = resolve_secret(spec.secret, spec.secret_env);
+    if (!secret) {
+      return Error{where + ": " + secret.error()};
     }
-    std::string secret = spec.secret;
-    if (!spec.secret_env.empty()) {
-      const char* value = std::getenv(spec.secret_env.c_str());
-      if (value == nullptr) {
-        return Error{where + ": environment variable " + spec.secret_env + " is not set"};
-      }
-      secret = value;
-    }
-    if (auto st = scratch.add_token(spec.name, secret, spec.can_write); !st) {
+    if (auto st = scratch.add_token(spec.name, *secret, spec.can_write); !st) {
       return Error{where + ": " + st.error()};
     }
   }

@@ -28,6 +28,10 @@ struct TokenSpec {
   bool can_write = false;
 };
 
+// A credential's secret given inline or as the name of the environment variable that holds it
+// (exactly one of the two). Errors: both or neither given, the variable is not set.
+Result<std::string> resolve_secret(const std::string& secret, const std::string& secret_env);
+
 class Auth {
  public:
   // STEERDNS_API_TOKEN (read-write, named "env") and STEERDNS_API_READ_TOKEN (read-only, named

@@ -34,6 +34,24 @@ nlohmann::json change_event(const store::ChangeRow& c, size_t n) {
           {"cause", cause},            {"actor", c.author},      {"revision", c.revision}};
 }
 
+// The store write of one accepted batch: its change record (PENDING) and audit event, with the
+// revision the store will give it (commit() checks expect_revision, so it is that one).
+store::Commit batch_commit(const config::ChangeBatch& batch, nlohmann::json summary,
+                           std::vector<store::Op> ops, int64_t expect_revision) {
+  store::Commit c;
+  c.ops = std::move(ops);
+  c.change.id = store::make_id('C');
+  c.change.status = "PENDING";
+  c.change.author = batch.author;
+  c.change.comment = batch.comment;
+  c.change.submitted_ms = wall_ms();
+  c.change.changes = std::move(summary);
+  c.change.revision = expect_revision + 1;
+  c.expect_revision = expect_revision;
+  c.events.emplace_back(c.change.submitted_ms, change_event(c.change, batch.changes.size()));
+  return c;
+}
+
 // A group bigger than this waits for the next round: it bounds the latency of the first
 // submitter and the size of one transaction.
 constexpr size_t kMaxGroup = 256;
@@ -67,6 +85,7 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
   }
   auto cat = std::make_shared<config::Catalog>(config::Catalog::from_rows(*rows));
   bool empty = cat->zones.empty() && cat->checks.empty() && cat->revision == 0;
+  Result<config::LoadedConfig> seeded = Error{"not seeded"};  // compiled once, served as is
   if (empty && seed != nullptr) {
     config::ChangeBatch batch = config::diff(*cat, *seed);
     batch.author = seed_author;
@@ -76,21 +95,12 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
       if (!next) {
         return Error{"seeding the store: " + next.error()};
       }
-      auto loaded = config::compile(*next, *server_, &batch);
-      if (!loaded) {
-        return Error{"seeding the store: " + loaded.error()};
+      seeded = config::compile(*next, *server_, &batch);
+      if (!seeded) {
+        return Error{"seeding the store: " + seeded.error()};
       }
-      store::Commit c;
-      c.ops = config::commit_ops(*cat, *next);
-      c.change.id = store::make_id('C');
-      c.change.status = "PENDING";
-      c.change.author = batch.author;
-      c.change.comment = batch.comment;
-      c.change.submitted_ms = wall_ms();
-      c.change.changes = config::change_summary(batch, *cat);
-      c.expect_revision = cat->revision;
-      c.change.revision = cat->revision + 1;
-      c.events.emplace_back(c.change.submitted_ms, change_event(c.change, batch.changes.size()));
+      store::Commit c = batch_commit(batch, config::change_summary(batch, *cat),
+                                     config::commit_ops(*cat, *next), cat->revision);
       auto rev = store_->commit(c);
       if (!rev) {
         return Error{store_->describe() + ": seeding: " + rev.error()};
@@ -110,7 +120,7 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
     }
   }
   auto t0 = Clock::now();
-  auto loaded = config::compile(*cat, *server_);
+  auto loaded = seeded ? std::move(seeded) : config::compile(*cat, *server_);
   if (!loaded) {
     return Error{store_->describe() + " (revision " + std::to_string(cat->revision) +
                  "): the stored catalog does not compile: " + loaded.error()};
@@ -426,18 +436,7 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     std::vector<store::Commit> commits;
     int64_t expect = base->revision;
     for (auto& a : ready) {
-      store::Commit c;
-      c.ops = std::move(a.ops);
-      c.change.id = store::make_id('C');
-      c.change.status = "PENDING";
-      c.change.author = a.batch.author;
-      c.change.comment = a.batch.comment;
-      c.change.submitted_ms = wall_ms();
-      c.change.changes = std::move(a.summary);
-      c.change.revision = expect + 1;  // what the store assigns (expect_revision is checked)
-      c.expect_revision = expect++;
-      c.events.emplace_back(c.change.submitted_ms, change_event(c.change, a.batch.changes.size()));
-      commits.push_back(std::move(c));
+      commits.push_back(batch_commit(a.batch, std::move(a.summary), std::move(a.ops), expect++));
     }
     auto revs = store_->commit_group(commits);
     if (!revs) {

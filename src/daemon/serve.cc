@@ -10,7 +10,6 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -72,6 +71,8 @@ class Daemon {
   Result<config::Catalog> source_catalog(config::ServerSettings* settings) const;
   // Where the store is: --store, the config's server.store, or the default.
   std::string store_spec(const config::ServerSettings& settings) const;
+  // Appends --axfr-allow to the settings' xfr_allow. Errors: a prefix that does not parse.
+  Status add_axfr_allow(config::ServerSettings& settings) const;
   // The control plane's publish hook: the first call starts health and steering, later ones
   // swap the new config in (a failure leaves the running config serving).
   Status publish(const config::LoadedConfig& compiled);
@@ -159,17 +160,12 @@ bool Daemon::start_api() {
     return false;
   }
   for (const auto& k : settings_.route53_keys) {
-    std::string secret = k.secret;
-    if (!k.secret_env.empty()) {
-      const char* v = std::getenv(k.secret_env.c_str());
-      if (v == nullptr) {
-        spdlog::error("API: server.route53_keys: '{}': environment variable {} is not set", k.id,
-                      k.secret_env);
-        return false;
-      }
-      secret = v;
+    auto secret = api::resolve_secret(k.secret, k.secret_env);
+    if (!secret) {
+      spdlog::error("API: server.route53_keys: '{}': {}", k.id, secret.error());
+      return false;
     }
-    if (auto st = r53_keys->add(k.id, secret); !st) {
+    if (auto st = r53_keys->add(k.id, *secret); !st) {
       spdlog::error("API: server.route53_keys: '{}': {}", k.id, st.error());
       return false;
     }
@@ -241,50 +237,44 @@ std::string Daemon::store_spec(const config::ServerSettings& settings) const {
   return opts_.config_file.empty() ? "sqlite::memory:" : "sqlite:steerdns.db";
 }
 
-Status Daemon::publish(const config::LoadedConfig& compiled) {
-  const config::LoadedConfig* lc = &compiled;
-  config::LoadedConfig copy;
-  if (!opts_.axfr_allow.empty()) {
-    copy = compiled;
-    auto rc = std::make_shared<config::RuntimeConfig>(*copy.runtime);
-    for (const auto& text : opts_.axfr_allow) {
-      auto c = config::Cidr::parse(text);
-      if (!c) {
-        return Error{"--axfr-allow " + c.error()};
-      }
-      rc->xfr_allow.push_back(*c);
+Status Daemon::add_axfr_allow(config::ServerSettings& settings) const {
+  for (const auto& text : opts_.axfr_allow) {
+    auto c = config::Cidr::parse(text);
+    if (!c) {
+      return Error{"--axfr-allow " + c.error()};
     }
-    copy.runtime = std::move(rc);
-    lc = &copy;
+    settings.xfr_allow.push_back(*c);
   }
-  for (const auto& w : lc->warnings) {
+  return OkStatus();
+}
+
+Status Daemon::publish(const config::LoadedConfig& lc) {
+  for (const auto& w : lc.warnings) {
     spdlog::warn("{}", w);
   }
   if (!started_) {
-    snapshot_.publish(lc->runtime);
+    snapshot_.publish(lc.runtime);
     // Before serving: every check (standbys too) starts probing now, not on a first query.
     health_.on_transition([this](const health::Transition&) { steering_.health_changed(); });
     // A copy: steering needs the check specs too (overrides propagate through calculated
     // checks).
-    if (auto st = health_.configure(settings_, lc->health_checks); !st) {
+    if (auto st = health_.configure(settings_, lc.health_checks); !st) {
       return st;
     }
     // Restores the persisted steering state and publishes the first table before serving.
-    if (auto st = steering_.start(settings_, *lc, health_.view()); !st) {
+    if (auto st = steering_.start(settings_, lc, health_.view()); !st) {
       return st;
     }
     started_ = true;
     return OkStatus();
   }
-  if (auto st = steering_.check(*lc); !st) {
-    return st;
-  }
+  // (steering_.check ran as the plane's check hook on this very config before it was committed)
   // Checks first: it is the step that can still fail, and a change applies all or nothing.
-  if (auto st = health_.configure(settings_, lc->health_checks); !st) {
+  if (auto st = health_.configure(settings_, lc.health_checks); !st) {
     return st;
   }
-  // Publishes lc->runtime with a steering table for the current health and state.
-  return steering_.apply(*lc, health_.view());
+  // Publishes lc.runtime with a steering table for the current health and state.
+  return steering_.apply(lc, health_.view());
 }
 
 // The query-path settings of `server:` (the ones a reload applies).
@@ -309,6 +299,7 @@ Result<std::string> Daemon::reload() {
     spdlog::error("reload failed, still serving the previous config: {}", desired.error());
     return Error{desired.error()};
   }
+  (void)add_axfr_allow(settings);  // checked at startup
   if (!opts_.config_file.empty() && opts_.listen.empty() && settings.listen != settings_.listen) {
     spdlog::warn("reload: server.listen changed; listen addresses change only on restart");
   }
@@ -495,6 +486,11 @@ int Daemon::run() {
     spdlog::error("{}", seed.error());
     return 1;
   }
+  // Compiled into every RuntimeConfig with the config's own xfr_allow.
+  if (auto st = add_axfr_allow(settings_); !st) {
+    spdlog::error("{}", st.error());
+    return 1;
+  }
   std::string spec = store_spec(settings_);
   auto store = store::open_store(spec);
   if (!store) {
@@ -513,10 +509,8 @@ int Daemon::run() {
     steering_.set_state_store(state);
   }
   std::string author = opts_.config_file.empty() ? "--zone" : "config:" + opts_.config_file;
-  bool fresh = false;
-  if (auto prev = plane_->store().get_state("config-file"); !prev || !prev->has_value()) {
-    fresh = true;
-  }
+  auto prev = plane_->store().get_state("config-file");
+  const bool fresh = !prev || !prev->has_value();
   // Publishes the stored (or seeded) catalog: health and steering start in publish().
   if (auto st = plane_->start(&*seed, author); !st) {
     spdlog::error("{}", st.error());

@@ -7,7 +7,6 @@ over the limit 413) while the server keeps serving, and the --api-listen startup
 The daemon runs from a config file with an external check and an http check against a loopback
 server started here. Plain http.client, no curl. Run by ctest (STEERDNS_BIN).
 """
-import contextlib
 import http.client
 import json
 import os
@@ -20,6 +19,7 @@ import time
 import unittest
 
 from health_servers import Handler, HTTPServer
+from harness import env_vars
 from test_transport import Steerdns, free_port, steerdns_bin, wait_until
 
 CONFIG = """\
@@ -39,21 +39,9 @@ health_checks:
 TOKEN_VARS = ("STEERDNS_API_TOKEN", "STEERDNS_API_READ_TOKEN")
 
 
-@contextlib.contextmanager
 def api_env(**values):
     """The token variables as given (others unset) while the daemon starts."""
-    saved = {k: os.environ.get(k) for k in TOKEN_VARS}
-    for k in TOKEN_VARS:
-        os.environ.pop(k, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return env_vars(TOKEN_VARS, **values)
 
 
 class Api:

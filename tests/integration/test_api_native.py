@@ -30,7 +30,7 @@ import threading
 import time
 import unittest
 
-from harness import free_port, run, steerdns, steerdns_bin, wait_until
+from harness import env_vars, free_port, run, steerdns, steerdns_bin, wait_until
 
 RW_TOKEN = "cfg-rw-7d1e4a"       # config file, inline secret, read-write ("deploy-bot")
 RO_TOKEN = "cfg-ro-93b0c2"       # config file, secret_env, read-only ("auditor")
@@ -60,22 +60,9 @@ SAFE_ENV = ("STEERDNS_API_TOKEN", "STEERDNS_API_READ_TOKEN", "STEERDNS_ACCESS_KE
             "STEERDNS_SECRET_ACCESS_KEY", "H6B_AUDITOR_TOKEN", "H6B_R53_SECRET", "H6B_WIDE_TOKEN")
 
 
-@contextlib.contextmanager
 def environment(**values):
     """Exactly these credential variables (the others unset) while a daemon starts."""
-    keys = set(SAFE_ENV) | set(values)
-    saved = {k: os.environ.get(k) for k in keys}
-    for k in keys:
-        os.environ.pop(k, None)
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return env_vars(SAFE_ENV, **values)
 
 
 def zone_body(name):

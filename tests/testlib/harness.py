@@ -4,6 +4,7 @@ steerdns comes from $STEERDNS_BIN (set by ctest); NSD is Debian's /usr/sbin/nsd 
 everything under a temporary directory. Servers listen on a random free port and are
 considered up once they answer a query over UDP and TCP (polled with a deadline).
 """
+import contextlib
 import os
 import random
 import shutil
@@ -61,6 +62,25 @@ def free_port():
 
 # Polls pred() until it returns something true, or fails after `timeout` seconds with the last
 # error seen: tests wait for a state with a deadline, never with a bare sleep.
+@contextlib.contextmanager
+def env_vars(unset=(), **values):
+    """While the block runs (a daemon starts): the variables in `unset` removed, `values` set;
+    all of them restored afterwards."""
+    keys = set(unset) | set(values)
+    saved = {k: os.environ.get(k) for k in keys}
+    for k in keys:
+        os.environ.pop(k, None)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
     deadline = time.monotonic() + timeout
     last = None

@@ -630,6 +630,13 @@ size_t max_items(const Request& req, size_t def, size_t cap) {
 // ---------------------------------------------------------------------------------------------
 // Hosted zones.
 
+// The Location header of a 201: the new resource's URL as the client addressed this server.
+void add_location(Response& resp, const Request& req, const std::string& resource) {
+  std::string host(req.header(http::field::host));
+  resp.headers.emplace_back("Location",
+                            "http://" + (host.empty() ? "localhost" : host) + kPrefix + resource);
+}
+
 Response create_zone(Ctx& ctx, const Request& req, const std::string& who) {
   pugi::xml_document doc;
   Elem root = route53::parse_request(doc, req.body(), "CreateHostedZoneRequest");
@@ -710,9 +717,7 @@ Response create_zone(Ctx& ctx, const Request& req, const std::string& who) {
   write_change(root_out, change_of(ctx, r, comment));
   write_delegation(root_out, it->second);
   Response resp = route53::xml_response(201, out);
-  std::string host(req.header(http::field::host));
-  resp.headers.emplace_back("Location", "http://" + (host.empty() ? "localhost" : host) + kPrefix +
-                                            "/hostedzone/" + it->second.row.id);
+  add_location(resp, req, "/hostedzone/" + it->second.row.id);
   return resp;
 }
 
@@ -1825,9 +1830,7 @@ Response create_check(Ctx& ctx, const Request& req, const std::string& who) {
   pugi::xml_node root_out = route53::start_response(out, "CreateHealthCheckResponse");
   write_check(root_out, row);
   Response resp = route53::xml_response(201, out);
-  std::string host(req.header(http::field::host));
-  resp.headers.emplace_back("Location", "http://" + (host.empty() ? "localhost" : host) + kPrefix +
-                                            "/healthcheck/" + row.id);
+  add_location(resp, req, "/healthcheck/" + row.id);
   return resp;
 }
 

@@ -12,35 +12,12 @@
 #include "config/loader.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "testlib/temp_dir.h"
 #include "zone/zone.h"
 
 namespace steerdns::config::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "sdcfg.XXXXXX").string();
-    char* d = mkdtemp(tmpl.data());
-    EXPECT_NE(d, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string write(const std::string& name, const std::string& text) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::steerdns::testing::TempDir;
 
 // 1-based line of the first line of `text` containing `marker` (0 if absent), so tests name
 // the line they expect in an error without counting by hand.

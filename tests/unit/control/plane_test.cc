@@ -5,17 +5,15 @@
 
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "config/catalog.h"
 #include "store/store.h"
+#include "testlib/temp_dir.h"
 
 namespace steerdns::control {
 namespace {
@@ -227,11 +225,8 @@ TEST(Plane, PublishFailureLeavesPendingAndTheNextPublishCatchesUp) {
 }
 
 TEST(Plane, RestartServesTheStoreAndMarksCrashLeftBatchesInsync) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("plane-test-" + std::to_string(::getpid()) + "-" +
-              std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "steerdns.db").string();
+  steerdns::testing::TempDir dir;
+  const std::string path = dir.file("steerdns.db");
   std::string pending_id;
   {
     Rig r(path);
@@ -256,7 +251,6 @@ TEST(Plane, RestartServesTheStoreAndMarksCrashLeftBatchesInsync) {
     ASSERT_TRUE(row && row->has_value());
     EXPECT_EQ((*row)->status, "INSYNC");
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Plane, ServerSettingsUpdateRepublishesWithoutABatch) {

@@ -81,9 +81,9 @@ TEST(OpenStore, MissingDirectory) {
 
 TEST(OpenStore, PathIsADirectory) {
   TempDir dir;
-  auto r = open_store("sqlite:" + dir.path().string());
+  auto r = open_store("sqlite:" + dir.path());
   ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error(), HasSubstr(dir.path().string()));
+  EXPECT_THAT(r.error(), HasSubstr(dir.path()));
 }
 
 TEST(OpenStore, UnwritableDirectory) {

@@ -1,5 +1,5 @@
 #pragma once
-// A fresh temp directory per test (removed afterwards) and row builders for store tests.
+// Row builders for store tests, and the shared TempDir.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -7,30 +7,11 @@
 #include <string>
 
 #include "store/store.h"
+#include "testlib/temp_dir.h"
 
 namespace steerdns::store::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "sd-store-XXXXXX").string();
-    char* p = ::mkdtemp(tmpl.data());
-    EXPECT_NE(p, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using ::steerdns::testing::TempDir;
 
 inline ZoneRow zone_row(const std::string& id, const std::string& name) {
   ZoneRow z;
