@@ -239,6 +239,14 @@ class CommandLineTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("/nonexistent/zone", r.stderr)
 
+    def test_bad_axfr_allow_fails_before_serving(self):
+        r = run([steerdns_bin(), "serve", "--listen", f"127.0.0.1:{free_port()}", "--zone",
+                 f"{ORIGIN}={ZONE_FILE}", "--axfr-allow", "300.0.0.0/8", "--api-listen", "off"])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--axfr-allow ", r.stderr)
+        self.assertIn("300.0.0.0/8", r.stderr)
+        self.assertNotIn("listening on", r.stderr)
+
     def test_bad_listen_address_fails(self):
         r = run([steerdns_bin(), "serve", "--listen", "localhost:53", "--zone",
                  f"{ORIGIN}={ZONE_FILE}"])

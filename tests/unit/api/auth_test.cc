@@ -100,3 +100,31 @@ TEST_F(EnvTest, EmptyVariableIsAnError) {
 
 }  // namespace
 }  // namespace steerdns::api
+
+namespace steerdns::api {
+namespace {
+
+TEST(ResolveSecretTest, InlineOrFromTheEnvironmentExactlyOne) {
+  auto inline_secret = resolve_secret("s3cret", "");
+  ASSERT_TRUE(inline_secret) << inline_secret.error();
+  EXPECT_EQ(*inline_secret, "s3cret");
+
+  ::setenv("STEERDNS_TEST_RESOLVE_SECRET", "from-env", 1);
+  auto env = resolve_secret("", "STEERDNS_TEST_RESOLVE_SECRET");
+  ASSERT_TRUE(env) << env.error();
+  EXPECT_EQ(*env, "from-env");
+  ::unsetenv("STEERDNS_TEST_RESOLVE_SECRET");
+
+  auto unset = resolve_secret("", "STEERDNS_TEST_RESOLVE_SECRET");
+  ASSERT_FALSE(unset);
+  EXPECT_EQ(unset.error(), "environment variable STEERDNS_TEST_RESOLVE_SECRET is not set");
+  auto both = resolve_secret("x", "X");
+  ASSERT_FALSE(both);
+  EXPECT_EQ(both.error(), "give exactly one of secret and secret_env");
+  auto neither = resolve_secret("", "");
+  ASSERT_FALSE(neither);
+  EXPECT_EQ(neither.error(), "give exactly one of secret and secret_env");
+}
+
+}  // namespace
+}  // namespace steerdns::api

@@ -825,6 +825,13 @@ TEST(CatalogFromConfigFile, FileErrorsAreTheFilesAndZoneFilesAreFileBacked) {
   EXPECT_EQ(d.changes[0].kind, Kind::kZone);
   EXPECT_TRUE(diff(*c2, *c2).changes.empty());
 
+  // A file that cannot be read: the error names it, and no zone comes back.
+  auto missing = file_zone("gone.test", dir.path() + "/gone.zone");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("zone gone.test.: cannot read " + dir.path() + "/gone.zone"),
+            std::string::npos)
+      << missing.error();
+
   // A zone cannot be both file-backed and inline.
   Change both;
   both.action = Action::kCreate;
