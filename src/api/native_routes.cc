@@ -176,7 +176,8 @@ json change_json(const store::ChangeRow& c, bool with_changes) {
          {"author", c.author},
          {"comment", c.comment},
          {"submitted_ms", c.submitted_ms},
-         {"insync_ms", c.insync_ms == 0 ? json() : json(c.insync_ms)}};
+         {"insync_ms", c.insync_ms == 0 ? json() : json(c.insync_ms)},
+         {"change_count", c.changes.is_array() ? c.changes.size() : 0}};
   if (with_changes) {
     j["changes"] = c.changes;
   }
