@@ -22,6 +22,10 @@ What it does, all on loopback, every figure from this one invocation:
      batch errors and latency. Optionally (--saturation S) dnsperf flat out for S s without
      and with the writer, and (--perf S) a perf profile of the server under the writer.
   4. Writes $OUT/report.md and prints it.
+The writer's threads run SCHED_IDLE (--writer-idle 1, the default) on the client CPUs (or
+--writer-cpus): dnsperf shares that core, and a load generator that delays dnsperf would show
+up as query latency the server did not cause. A second alone run after the writer run gives the
+run-to-run noise the ratios must be read against.
 --api-threads N sets server.api_threads (the API handler pool, which bounds how many batches
 can wait for one group commit); --hosts sets the catalog size; both move the batch rate.
 
@@ -382,6 +386,15 @@ class Writer:
             self.threads.append(th)
 
     def run(self):
+        # The writer shares the client core with dnsperf: as SCHED_IDLE it uses only what
+        # dnsperf leaves, so what the queries measure is the server, not this script.
+        if self.args.writer_idle:
+            try:
+                os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            except (AttributeError, OSError):
+                pass
+        if self.args.writer_cpus:
+            os.sched_setaffinity(0, {int(c) for c in self.args.writer_cpus.split(",")})
         api = Api(self.args.api_port, timeout=10)
         rate = self.args.batch_rate
         try:
@@ -740,6 +753,13 @@ def report(args, server, rows_a, runs, sat, prof, meta):
         L.append(f"| average latency | {ratio_avg:.3f} |")
         L.append(f"| p50 latency | {ratio_p50:.3f} |")
         L.append(f"| p99 latency | {ratio_p99:.3f} |")
+        again = next((r for r in runs if r["name"] == "fixed-alone-again"), None)
+        if again:
+            a = again["dnsperf"]
+            L.append(f"| noise: alone again / alone, average latency | "
+                     f"{a.get('avg_ms', 0) / max(1e-9, b.get('avg_ms', 0)):.3f} |")
+            L.append(f"| noise: alone again / alone, p99 latency | "
+                     f"{a.get('p99_ms', 0) / max(1e-9, b.get('p99_ms', 0)):.3f} |")
         if base.get("cpu_us_per_q") and withw.get("cpu_us_per_q"):
             L.append(f"| server CPU per query (includes the API and plane work) | "
                      f"{withw['cpu_us_per_q'] / base['cpu_us_per_q']:.3f} |")
@@ -800,6 +820,10 @@ def main():
     ap.add_argument("--duration", type=int, default=20, help="(b): seconds per dnsperf run")
     ap.add_argument("--qps", type=int, default=20000, help="(b): fixed query rate")
     ap.add_argument("--batch-rate", type=float, default=200.0)
+    ap.add_argument("--writer-idle", type=int, default=1,
+                    help="1: writer threads run SCHED_IDLE (never take CPU from dnsperf)")
+    ap.add_argument("--writer-cpus", default="",
+                    help="CPUs for the writer threads (default: this script's, --client-cpus)")
     ap.add_argument("--writers", type=int, default=64,
                     help="concurrent HTTP clients (as many as the daemon's API handler pool)")
     ap.add_argument("--saturation", type=int, default=8,
@@ -868,6 +892,9 @@ def main():
             runs.append(measured_run(args, server, qf, "fixed-alone", args.duration, False,
                                      args.qps))
             runs.append(measured_run(args, server, qf, "fixed-writer", args.duration, True,
+                                     args.qps))
+            # Alone once more: the run-to-run noise the ratios above must be read against.
+            runs.append(measured_run(args, server, qf, "fixed-alone-again", args.duration, False,
                                      args.qps))
             lid = runs[-1].get("writer_last_id")
             if lid:

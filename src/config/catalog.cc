@@ -766,6 +766,22 @@ class Journal {
     }
   }
   void commit() { committed_ = true; }
+  // Everything the journal holds a first state of: what the batch may have changed.
+  void touched(Touched& t) const {
+    for (const auto& [name, z] : zones_) {
+      t.zones.insert(name);
+    }
+    for (const auto& [name, r] : rows_) {
+      t.rows.insert(name);
+    }
+    for (const auto& [k, old] : records_) {
+      t.records.insert(k);
+    }
+    for (const auto& [id, old] : checks_) {
+      t.checks.insert(id);
+    }
+    t.settings = t.settings || settings_.has_value();
+  }
 
   // Before a zone is created or erased: its whole first state (moved out when erased).
   void zone_erase(std::map<std::string, CatalogZone>::iterator it) {
@@ -861,15 +877,66 @@ class Journal {
 
 }  // namespace
 
-Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch) {
+Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch, Touched* touched) {
   Catalog c = base;
-  if (auto st = apply_in_place(c, batch); !st) {
+  if (auto st = apply_in_place(c, batch, touched); !st) {
     return Error{st.error()};
   }
   return c;
 }
 
-Status apply_in_place(Catalog& c, const ChangeBatch& batch) {
+void add_touched(Touched& into, const Touched& more) {
+  into.zones.insert(more.zones.begin(), more.zones.end());
+  into.rows.insert(more.rows.begin(), more.rows.end());
+  into.records.insert(more.records.begin(), more.records.end());
+  into.checks.insert(more.checks.begin(), more.checks.end());
+  into.settings = into.settings || more.settings;
+}
+
+void copy_touched(Catalog& dst, const Catalog& src, const Touched& t) {
+  for (const auto& name : t.zones) {
+    if (auto it = src.zones.find(name); it != src.zones.end()) {
+      dst.zones[name] = it->second;
+    } else {
+      dst.zones.erase(name);
+    }
+  }
+  for (const auto& name : t.rows) {
+    auto s = src.zones.find(name);
+    auto d = dst.zones.find(name);
+    if (s != src.zones.end() && d != dst.zones.end()) {
+      d->second.row = s->second.row;
+    }
+  }
+  for (const auto& [zone, key] : t.records) {
+    if (t.zones.count(zone) != 0) {
+      continue;  // copied whole above
+    }
+    auto s = src.zones.find(zone);
+    auto d = dst.zones.find(zone);
+    if (s == src.zones.end() || d == dst.zones.end()) {
+      continue;
+    }
+    if (auto r = s->second.records.find(key); r != s->second.records.end()) {
+      d->second.records[key] = r->second;
+    } else {
+      d->second.records.erase(key);
+    }
+  }
+  for (const auto& id : t.checks) {
+    if (auto it = src.checks.find(id); it != src.checks.end()) {
+      dst.checks[id] = it->second;
+    } else {
+      dst.checks.erase(id);
+    }
+  }
+  if (t.settings) {
+    dst.settings = src.settings;
+  }
+  dst.revision = src.revision;
+}
+
+Status apply_in_place(Catalog& c, const ChangeBatch& batch, Touched* touched_out) {
   Journal j(c);
   std::set<std::string> touched;  // zones whose serial is bumped
   std::set<std::string> created;
@@ -1201,6 +1268,9 @@ Status apply_in_place(Catalog& c, const ChangeBatch& batch) {
     (*soa)["serial"] = next;
   }
   j.commit();
+  if (touched_out != nullptr) {
+    j.touched(*touched_out);
+  }
   return OkStatus();
 }
 
@@ -1250,9 +1320,26 @@ BatchWheres batch_wheres(const ChangeBatch* batch) {
 
 }  // namespace
 
+size_t CompileCache::size() const {
+  size_t n = 0;
+  for (const auto& [name, z] : zones_) {
+    n += z.sets.size();
+  }
+  return n;
+}
+
 Result<LoadedConfig> compile(const Catalog& catalog, const ServerSettings& server,
-                             const ChangeBatch* batch) {
+                             const ChangeBatch* batch, CompileCache* cache) {
   const BatchWheres bw = batch_wheres(batch);
+  NodeLoadOptions opts;
+  std::map<std::string, std::vector<CompiledRecords>> compiled;
+  // Per zone: the keys of the record sets put in the document (cache misses), in order, to
+  // pair with what the loader compiled for them; and how many sets the cache answered.
+  std::map<std::string, std::vector<const std::string*>> missed;
+  std::map<std::string, size_t> hits;
+  if (cache != nullptr) {
+    opts.compiled = &compiled;
+  }
   YAML::Node root(YAML::NodeType::Map);
   if (!catalog.checks.empty()) {
     YAML::Node checks = root["health_checks"];
@@ -1287,18 +1374,64 @@ Result<LoadedConfig> compile(const Catalog& catalog, const ServerSettings& serve
     zn["name"] = name;
     auto zw = bw.zones.find(name);
     zn["__where"] = zw != bw.zones.end() ? zw->second : "zone " + name;
-    if (!z.records.empty()) {
-      YAML::Node recs = zn["records"];
-      size_t ri = 0;
-      for (const auto& [key, body] : z.records) {
-        YAML::Node rn = recs[ri++];
-        fill_yaml(rn, body);
-        auto rw = bw.records.find(key);
-        rn["__where"] = rw != bw.records.end() ? rw->second : "zone " + name + " record set " + key;
+    CompileCache::Zone* cz = nullptr;  // this zone's entries in the cache
+    if (cache != nullptr && zone_file(z.row) == nullptr) {
+      json ttl = zset.value("ttl", json());
+      cz = &cache->zones_[name];
+      if (cz->ttl != ttl) {  // compiled with another default TTL: start over
+        cz->sets.clear();
+        cz->ttl = std::move(ttl);
       }
+      missed[name];
+      hits[name] = 0;
+    }
+    YAML::Node recs;
+    size_t ri = 0;
+    for (const auto& [key, body] : z.records) {
+      auto rw = bw.records.find(key);
+      if (cz != nullptr) {
+        auto hit = cz->sets.find(key);
+        if (hit != cz->sets.end() && hit->second.body == body) {
+          opts.precompiled[name].push_back(PrecompiledSet{
+              rw != bw.records.end() ? &rw->second : nullptr, name, key, hit->second.records});
+          ++hits[name];
+          ++cache->hits_;
+          continue;
+        }
+        missed[name].push_back(&key);
+        ++cache->misses_;
+      }
+      if (ri == 0) {
+        recs = zn["records"];
+      }
+      YAML::Node rn = recs[ri++];
+      fill_yaml(rn, body);
+      rn["__where"] = rw != bw.records.end() ? rw->second : "zone " + name + " record set " + key;
     }
   }
-  auto out = load_config_node(root, kSource);
+  auto out = load_config_node(root, kSource, opts);
+  if (cache != nullptr && out) {
+    // The cache keeps this catalog's plain record sets: the misses as just compiled (null =
+    // steered, not cached); sets no longer in the catalog are swept when the count says so.
+    for (auto& [name, keys] : missed) {
+      const auto& got = compiled[name];
+      const CatalogZone& z = catalog.zones.at(name);
+      CompileCache::Zone& cz = cache->zones_[name];
+      size_t cached = hits[name];
+      for (size_t i = 0; i < keys.size() && i < got.size(); ++i) {
+        if (got[i]) {
+          cz.sets.insert_or_assign(*keys[i], CompileCache::Entry{z.records.at(*keys[i]), got[i]});
+          ++cached;
+        } else {
+          cz.sets.erase(*keys[i]);
+        }
+      }
+      if (cz.sets.size() != cached) {
+        std::erase_if(cz.sets, [&](const auto& kv) { return z.records.count(kv.first) == 0; });
+      }
+    }
+    std::erase_if(cache->zones_, [&](const auto& kv) { return missed.count(kv.first) == 0; });
+  }
   if (!out) {
     std::string msg = out.error();
     // Health checks and settings have no hidden where: name the change that touched them.
@@ -1421,6 +1554,60 @@ ChangeBatch diff(const Catalog& from, const Catalog& to, bool compare_serials) {
     }
   }
   return b;
+}
+
+namespace {
+
+// The part of `c` that `t` names: whole zones for created/deleted ones, else the zone row and
+// the touched record sets only.
+Catalog touched_part(const Catalog& c, const Touched& t) {
+  Catalog out;
+  out.revision = c.revision;
+  auto zone = [&](const std::string& name) -> CatalogZone* {
+    auto src = c.zones.find(name);
+    if (src == c.zones.end()) {
+      return nullptr;
+    }
+    auto [it, fresh] = out.zones.try_emplace(name);
+    if (fresh) {
+      it->second.row = src->second.row;
+    }
+    return &it->second;
+  };
+  for (const auto& name : t.zones) {
+    if (auto it = c.zones.find(name); it != c.zones.end()) {
+      out.zones[name] = it->second;
+    }
+  }
+  for (const auto& name : t.rows) {
+    zone(name);
+  }
+  for (const auto& [name, key] : t.records) {
+    if (t.zones.count(name) != 0) {
+      continue;
+    }
+    if (CatalogZone* z = zone(name)) {
+      const auto& src = c.zones.at(name).records;
+      if (auto r = src.find(key); r != src.end()) {
+        z->records.emplace(key, r->second);
+      }
+    }
+  }
+  for (const auto& id : t.checks) {
+    if (auto it = c.checks.find(id); it != c.checks.end()) {
+      out.checks.emplace(id, it->second);
+    }
+  }
+  if (t.settings) {
+    out.settings = c.settings;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<store::Op> commit_ops(const Catalog& from, const Catalog& to, const Touched& t) {
+  return commit_ops(touched_part(from, t), touched_part(to, t));
 }
 
 std::vector<store::Op> commit_ops(const Catalog& from, const Catalog& to) {

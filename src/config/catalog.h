@@ -17,7 +17,9 @@
 // import/export helpers, which read/write the files they are given).
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -100,17 +102,60 @@ struct ChangeBatch {
 // Every zone the batch touches gets its SOA serial bumped (max(serial+1, YYYYMMDD00-style
 // is not used: plain increment, RFC 1982 wrap)). Structural checks only: compile() is the
 // semantic validator (record data, CNAME rules, policies, health check references).
-Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch);
+//
+// `touched` (optional) receives what a successful batch changed, added to what it holds: with
+// it, commit_ops and copy_touched cost the size of the change, not of the catalog.
+struct Touched {
+  std::set<std::string> zones;  // created or deleted (the whole zone)
+  std::set<std::string> rows;   // zone rows changed (settings, SOA serial, comment)
+  std::set<std::pair<std::string, std::string>> records;  // (zone name, record key)
+  std::set<std::string> checks;
+  bool settings = false;
+  bool empty() const {
+    return zones.empty() && rows.empty() && records.empty() && checks.empty() && !settings;
+  }
+};
+void add_touched(Touched& into, const Touched& more);
+Result<Catalog> apply(const Catalog& base, const ChangeBatch& batch, Touched* touched = nullptr);
 // The same on `catalog` itself, all or nothing: on error it is exactly as it was (a journal of
 // what the batch touched is rolled back), so a chain of batches costs no copy of the catalog.
-Status apply_in_place(Catalog& catalog, const ChangeBatch& batch);
+Status apply_in_place(Catalog& catalog, const ChangeBatch& batch, Touched* touched = nullptr);
+// Makes `dst` equal to `src` where `t` says they may differ (and takes src's revision): brings
+// an older copy of the catalog up to date without copying it whole.
+void copy_touched(Catalog& dst, const Catalog& src, const Touched& t);
 
 // Compiles the catalog to what the daemon serves, validating everything as a whole with the
 // config loader's rules. Errors name the entity ("zone example.test. record www A: ...") or,
 // for items a batch touched, the change's `where`. `server` is copied into the result
 // (startup settings are not part of the catalog).
+//
+// `cache` (optional) keeps each plain record set's compiled records between calls, so that a
+// compile after a small change parses only the record sets that changed; the result is the
+// same as without it. Steered sets, health checks and the cross-record checks (CNAME, zone
+// cuts, aliases, policies) are always done on the whole catalog. One thread at a time.
+class CompileCache {
+ public:
+  size_t size() const;  // cached record sets
+  uint64_t hits() const { return hits_; }
+  uint64_t misses() const { return misses_; }
+
+ private:
+  friend Result<LoadedConfig> compile(const Catalog&, const ServerSettings&, const ChangeBatch*,
+                                      CompileCache*);
+  struct Entry {
+    nlohmann::json body;
+    CompiledRecords records;
+  };
+  struct Zone {
+    nlohmann::json ttl;  // the zone's default TTL the entries were compiled with
+    std::unordered_map<std::string, Entry> sets;  // by record key
+  };
+  std::map<std::string, Zone> zones_;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+};
 Result<LoadedConfig> compile(const Catalog& catalog, const ServerSettings& server,
-                             const ChangeBatch* batch = nullptr);
+                             const ChangeBatch* batch = nullptr, CompileCache* cache = nullptr);
 
 // The changes that turn `from` into `to`, in an order apply() accepts (checks before the
 // records that use them, zones before their records; deletes of records before their zone).
@@ -122,6 +167,9 @@ ChangeBatch diff(const Catalog& from, const Catalog& to, bool compare_serials = 
 // store::Commit ops for the difference between two catalogs (what commit() must write), and
 // the change list recorded with the batch ({"action","kind","key","zone","before","after"}).
 std::vector<store::Op> commit_ops(const Catalog& from, const Catalog& to);
+// The same when `to` differs from `from` only where `t` says (apply's Touched): looks at those
+// items alone.
+std::vector<store::Op> commit_ops(const Catalog& from, const Catalog& to, const Touched& t);
 nlohmann::json change_summary(const ChangeBatch& batch, const Catalog& before);
 
 // A config file as a catalog: health checks, zones (`file:` zones file-backed, see

@@ -99,8 +99,9 @@ struct PendingZone {
 
 class Loader {
  public:
-  Loader(std::string file, std::filesystem::path dir, bool in_memory = false)
-      : file_(std::move(file)), dir_(std::move(dir)), in_memory_(in_memory) {
+  Loader(std::string file, std::filesystem::path dir, bool in_memory = false,
+         const NodeLoadOptions* opts = nullptr)
+      : file_(std::move(file)), dir_(std::move(dir)), in_memory_(in_memory), opts_(opts) {
     wheres_.push_back(file_);
     if (in_memory_) {
       // A marker no value can contain, so translate() never rewrites a quoted value.
@@ -213,7 +214,11 @@ class Loader {
   std::vector<size_t> steer_zone_;  // pending_ index of each spec_.record_sets entry
   std::vector<uint32_t> steer_line_;
   bool in_memory_ = false;
+  const NodeLoadOptions* opts_ = nullptr;  // in-memory documents: the compile cache's part
   std::vector<std::string> wheres_;  // [0] = the file name (no entity)
+  // "Lines" from kLazyWhere on name precompiled sets: their text is made by translate().
+  static constexpr uint32_t kLazyWhere = 1u << 30;
+  std::vector<const PrecompiledSet*> lazy_wheres_;
   uint32_t cur_where_ = 1;
 };
 
@@ -241,7 +246,19 @@ std::string Loader::translate(const std::string& msg) const {
     uint32_t idx = 0;
     std::from_chars(msg.data() + d, msg.data() + e, idx);
     out.append(msg, i, p - i);
-    out += e > d && idx >= 1 && idx <= wheres_.size() ? wheres_[idx - 1] : wheres_[0];
+    if (e > d && idx >= kLazyWhere && idx - kLazyWhere < lazy_wheres_.size()) {
+      const PrecompiledSet& set = *lazy_wheres_[idx - kLazyWhere];
+      if (set.where != nullptr) {
+        out += *set.where;
+      } else {
+        out += "zone ";
+        out += set.zone;
+        out += " record set ";
+        out += set.key;
+      }
+    } else {
+      out += e > d && idx >= 1 && idx <= wheres_.size() ? wheres_[idx - 1] : wheres_[0];
+    }
     i = e;
   }
   out.append(msg, i, std::string::npos);
@@ -874,10 +891,35 @@ Result<PendingZone> Loader::zone(const YAML::Node& zn, const dns::Name& origin, 
       return err(*recs, "'records' must be a list of records (each '- name: ...'), not " +
                             std::string(yaml_kind(recs->value)));
     }
+    std::vector<CompiledRecords>* compiled = nullptr;
+    if (opts_ != nullptr && opts_->compiled != nullptr) {
+      compiled = &(*opts_->compiled)[apex];
+      compiled->clear();
+    }
     for (const auto& rn : recs->value) {
       uint32_t zone_where = enter_where(rn);
+      size_t first = builder.record_count();
       CONFIG_TRY(record(rn, origin, ttl, parser, builder));
       cur_where_ = zone_where;
+      if (compiled != nullptr) {
+        // Steered sets add nothing here (their rrsets come in finish()).
+        compiled->push_back(builder.record_count() == first
+                                ? nullptr
+                                : std::make_shared<const std::vector<zone::ZoneBuilder::Record>>(
+                                      builder.records_from(first)));
+      }
+    }
+  }
+  if (opts_ != nullptr) {
+    if (auto pre = opts_->precompiled.find(apex); pre != opts_->precompiled.end()) {
+      for (const PrecompiledSet& set : pre->second) {
+        lazy_wheres_.push_back(&set);
+        const auto line = kLazyWhere + static_cast<uint32_t>(lazy_wheres_.size() - 1);
+        for (const auto& r : *set.records) {
+          CONFIG_TRY(builder.add(r.owner.data(), r.owner.size(), r.type, dns::rrclass::IN, r.ttl,
+                                 r.rdata.data(), r.rdata.size(), file_, line));
+        }
+      }
     }
   }
   // Built in finish(), once the steered rrsets are known.
@@ -1645,7 +1687,12 @@ std::string record_value_presentation(uint16_t type, const std::string& value) {
 }
 
 Result<LoadedConfig> load_config_node(const YAML::Node& root, const std::string& source) {
-  Loader loader(source, std::filesystem::path(), /*in_memory=*/true);
+  return load_config_node(root, source, NodeLoadOptions{});
+}
+
+Result<LoadedConfig> load_config_node(const YAML::Node& root, const std::string& source,
+                                      const NodeLoadOptions& opts) {
+  Loader loader(source, std::filesystem::path(), /*in_memory=*/true, &opts);
   Result<LoadedConfig> r = Error{""};
   try {
     r = loader.load(root);

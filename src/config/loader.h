@@ -3,8 +3,10 @@
 // starts with and the RuntimeConfig the query path serves. Every error says where and why
 // ("file:line: ..."), and nothing is half-built: a failed load returns an error and no config.
 // Control-plane only; callable from any thread (no shared state).
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -90,6 +92,31 @@ Result<LoadedConfig> load_config_file(const std::string& path);
 // "__where" key ("zone example.test. record set www.example.test./A", "change 3 (UPSERT
 // ...)"): the loader strips it and names that entity in errors, warnings and `where`s.
 Result<LoadedConfig> load_config_node(const YAML::Node& root, const std::string& source);
+
+// Plain record sets compiled by an earlier load (the catalog's compile cache): a set's records
+// are a pure function of its body, its zone's origin and the zone's default TTL, so an
+// unchanged set need not be parsed again.
+using CompiledRecords = std::shared_ptr<const std::vector<zone::ZoneBuilder::Record>>;
+struct PrecompiledSet {
+  // Names the entity in errors: `where` if set (a batch's "change 3 (UPSERT ...)"), else
+  // "zone ZONE record set KEY". Built only for an error (a compile names few), so the views
+  // must outlive the load.
+  const std::string* where = nullptr;
+  std::string_view zone;
+  std::string_view key;
+  CompiledRecords records;
+};
+struct NodeLoadOptions {
+  // Zone name ("example.test.") -> record sets that are not in the document, added to that
+  // inline zone's builder as they are (after the document's own records).
+  std::map<std::string, std::vector<PrecompiledSet>> precompiled;
+  // When set: zone name -> one entry per item of that zone's `records` list, in order: the
+  // plain record set's records as compiled, null for steered sets (not cacheable: they depend
+  // on other record sets). Filled as zones load, so it is complete only on success.
+  std::map<std::string, std::vector<CompiledRecords>>* compiled = nullptr;
+};
+Result<LoadedConfig> load_config_node(const YAML::Node& root, const std::string& source,
+                                      const NodeLoadOptions& opts);
 
 // A record value from a config (YAML `values`) as master-file rdata text: TXT/SPF values are
 // quoted unless they already are; other types are taken as written.

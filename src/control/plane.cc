@@ -1,8 +1,10 @@
 #include "control/plane.h"
 
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <optional>
 
@@ -22,6 +24,22 @@ int64_t wall_ms() {
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+double thread_cpu_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+// The applier's CPU pacing (see run()): its long-run share of a core under a sustained write
+// stream, the CPU it may spend at once before pacing starts, and the longest a group waits.
+constexpr double kCpuShare = 0.03;
+constexpr double kCpuBurstMs = 200;
+constexpr double kMaxPaceWaitMs = 250;
 
 // The event a committed batch leaves in the log, shaped like the orchestrator's events
 // (dr/orchestrator.h Event) so one timeline holds both.
@@ -95,7 +113,7 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
       if (!next) {
         return Error{"seeding the store: " + next.error()};
       }
-      seeded = config::compile(*next, *server_, &batch);
+      seeded = config::compile(*next, *server_, &batch, &cache_);
       if (!seeded) {
         return Error{"seeding the store: " + seeded.error()};
       }
@@ -120,7 +138,7 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
     }
   }
   auto t0 = Clock::now();
-  auto loaded = seeded ? std::move(seeded) : config::compile(*cat, *server_);
+  auto loaded = seeded ? std::move(seeded) : config::compile(*cat, *server_, nullptr, &cache_);
   if (!loaded) {
     return Error{store_->describe() + " (revision " + std::to_string(cat->revision) +
                  "): the stored catalog does not compile: " + loaded.error()};
@@ -269,11 +287,33 @@ Plane::Stats Plane::stats() const {
 }
 
 void Plane::run() {
+  // CPU pacing (a token bucket of applier CPU time): occasional batches and bursts go at once;
+  // a sustained stream is held to kCpuShare of a core by letting batches queue up a little
+  // longer, so that one group (one compile, one fsync, one publish) takes more of them. That
+  // keeps the query threads' core theirs however fast the API is written to.
+  double tokens_ms = kCpuBurstMs;
+  Clock::time_point refilled = Clock::now();
+  auto refill = [&] {
+    auto now = Clock::now();
+    tokens_ms = std::min(kCpuBurstMs, tokens_ms + kCpuShare * ms_between(refilled, now));
+    refilled = now;
+  };
   std::unique_lock lk(mu_);
   for (;;) {
     cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
     if (stopping_) {
       return;
+    }
+    refill();
+    if (tokens_ms < 0) {
+      auto wait = std::chrono::duration<double, std::milli>(
+          std::min(-tokens_ms / kCpuShare, kMaxPaceWaitMs));
+      cv_.wait_for(lk, wait, [&] { return stopping_; });
+      if (stopping_) {
+        return;
+      }
+      refill();
+      tokens_ms = std::max(tokens_ms, 0.0);  // the wait is capped: the rest of the debt is forgiven
     }
     std::vector<std::shared_ptr<Pending>> group;
     while (!queue_.empty() && group.size() < kMaxGroup) {
@@ -281,8 +321,14 @@ void Plane::run() {
       queue_.pop_front();
     }
     lk.unlock();
+    const double cpu0 = thread_cpu_ms();
+    auto t0 = Clock::now();
     process(group);
+    const double used = thread_cpu_ms() - cpu0;
+    tokens_ms -= used;
     lk.lock();
+    stats_.last_group_ms = ms_since(t0);
+    stats_.last_group_cpu_ms = used;
   }
 }
 
@@ -310,7 +356,7 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
   std::shared_ptr<const config::LoadedConfig> compiled;
   auto compile_checked = [&](const config::Catalog& c,
                              const config::ChangeBatch* b) -> Result<config::LoadedConfig> {
-    auto loaded = config::compile(c, server, b);
+    auto loaded = config::compile(c, server, b, &cache_);
     if (!loaded) {
       return loaded;
     }
@@ -356,14 +402,25 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
   // Fast path: the batches applied one after another to ONE copy of the catalog (in place,
   // each all or nothing), compiled once, the store writes diffed once. The cost of a group is
   // then one catalog copy, one compile and one transaction however many batches it holds.
-  auto work = std::make_shared<config::Catalog>(*base);
+  // The copy is the spare (the catalog before the last group, see plane.h) brought up to date
+  // when only the applier holds it: the cost of a group is then that of its changes.
+  std::shared_ptr<config::Catalog> work;
+  if (spare_ && spare_.use_count() == 1) {
+    std::atomic_thread_fence(std::memory_order_acquire);  // the last reader's release
+    work = std::move(spare_);
+    config::copy_touched(*work, *base, spare_lag_);
+  } else {
+    work = std::make_shared<config::Catalog>(*base);
+  }
+  spare_.reset();
+  config::Touched touched;  // by the batches accepted, base -> final_cat
   for (size_t i = 0; i < group.size(); ++i) {
     auto batch = build(i, *work);
     if (!batch) {
       continue;
     }
     nlohmann::json summary = config::change_summary(*batch, *work);
-    if (auto st = config::apply_in_place(*work, *batch); !st) {
+    if (auto st = config::apply_in_place(*work, *batch, &touched); !st) {
       results[i] = Error{st.error()};
       continue;
     }
@@ -388,7 +445,7 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     auto loaded = compile_checked(*work, only);
     if (loaded) {
       compiled = std::make_shared<const config::LoadedConfig>(std::move(*loaded));
-      ready[0].ops = config::commit_ops(*base, *work);  // one transaction: all writes in one
+      ready[0].ops = config::commit_ops(*base, *work, touched);  // all writes in one txn
       final_cat = work;
     } else if (ready.size() == 1) {
       results[ready[0].index] = Error{loaded.error()};
@@ -401,13 +458,15 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
         candidates.push_back(r.index);
       }
       ready.clear();
+      touched = config::Touched{};
       std::shared_ptr<const config::Catalog> cur = base;
       for (size_t i : candidates) {
         auto batch = build(i, *cur);
         if (!batch) {
           continue;
         }
-        auto next = config::apply(*cur, *batch);
+        config::Touched changed;
+        auto next = config::apply(*cur, *batch, &changed);
         if (!next) {
           results[i] = Error{next.error()};
           continue;
@@ -420,7 +479,8 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
         auto after = std::make_shared<config::Catalog>(std::move(*next));
         nlohmann::json summary = config::change_summary(*batch, *cur);
         ready.push_back(Ready{i, std::move(*batch), std::move(summary),
-                              config::commit_ops(*cur, *after)});
+                              config::commit_ops(*cur, *after, changed)});
+        config::add_touched(touched, changed);
         cur = after;
         final_cat = after;
         compiled = std::make_shared<const config::LoadedConfig>(std::move(*one));
@@ -471,6 +531,9 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     std::lock_guard lk(mu_);
     if (final_cat) {
       catalog_ = final_cat;
+      // Made by make_shared<Catalog> (start() or this function): mutable once unshared.
+      spare_ = std::const_pointer_cast<config::Catalog>(base);
+      spare_lag_ = std::move(touched);
       for (const auto& r : rows) {
         unserved_.emplace_back(r.revision, r.id);
       }

@@ -110,6 +110,8 @@ class Plane {
     double last_compile_ms = 0;
     double last_commit_ms = 0;
     double last_publish_ms = 0;
+    double last_group_ms = 0;      // the whole group: apply, compile, commit, publish
+    double last_group_cpu_ms = 0;  // the applier's CPU time for it
   };
   Stats stats() const;
 
@@ -128,6 +130,12 @@ class Plane {
   std::condition_variable insync_cv_;  // waiters: served revision moved
   std::deque<std::shared_ptr<Pending>> queue_;
   std::shared_ptr<const config::Catalog> catalog_;
+  // Applier thread only. The catalog before the last group and what that group changed: when
+  // no reader holds it any more, the next group reuses it (copy_touched) instead of copying
+  // the whole catalog. The compile cache keeps unchanged record sets compiled.
+  std::shared_ptr<config::Catalog> spare_;
+  config::Touched spare_lag_;
+  config::CompileCache cache_;
   std::shared_ptr<const config::LoadedConfig> served_;
   int64_t served_revision_ = 0;
   std::vector<std::pair<int64_t, std::string>> unserved_;  // (revision, change id) PENDING

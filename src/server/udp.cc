@@ -12,6 +12,7 @@
 #include <string>
 #include <system_error>
 
+#include "core/thread_priority.h"
 #include "server/query.h"
 
 namespace steerdns::server {
@@ -293,7 +294,10 @@ void UdpServer::start() {
     fds_[i].clear();
   }
   for (auto& w : workers_) {
-    running_.emplace_back([wp = w.get()] { wp->run(); });
+    running_.emplace_back([wp = w.get()] {
+      make_query_thread("sd-udp");
+      wp->run();
+    });
   }
 }
 

@@ -134,6 +134,18 @@ ZoneBuilder::~ZoneBuilder() = default;
 
 size_t ZoneBuilder::record_count() const { return impl_->recs.size(); }
 
+std::vector<ZoneBuilder::Record> ZoneBuilder::records_from(size_t first) const {
+  const Impl& m = *impl_;
+  std::vector<Record> out;
+  for (size_t i = first; i < m.recs.size(); ++i) {
+    const Impl::Rec& r = m.recs[i];
+    const uint8_t* o = m.name_ptr(r.name_id);
+    const uint8_t* p = m.rd.data() + r.rd_off;
+    out.push_back(Record{{o, o + m.names[r.name_id].len}, r.type, r.ttl, {p, p + r.rdlen}});
+  }
+  return out;
+}
+
 Status ZoneBuilder::add_steered(const Name& owner, uint16_t type, uint32_t ttl, uint32_t steer,
                                 const std::vector<std::vector<uint8_t>>& fallback,
                                 std::string_view file, uint32_t line) {

@@ -129,6 +129,15 @@ class ZoneBuilder {
                      const std::vector<std::vector<uint8_t>>& fallback, std::string_view file,
                      uint32_t line);
   size_t record_count() const;
+  // A record as add() took it (owner in original case), for callers that cache what they added.
+  struct Record {
+    std::vector<uint8_t> owner;
+    uint16_t type = 0;
+    uint32_t ttl = 0;
+    std::vector<uint8_t> rdata;
+  };
+  // The records added from index `first` (a record_count() taken before) on.
+  std::vector<Record> records_from(size_t first) const;
   // Rdata of the records added so far at (owner, type), in order (alias resolution, tests).
   std::vector<std::vector<uint8_t>> rdata_of(const dns::Name& owner, uint16_t type) const;
   // Limits against pathological zones (CVE-2024-1737 class).

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 
 #include "config_test_util.h"
@@ -992,6 +993,248 @@ TEST(CatalogZoneText, MalformedSteeredCommentsFailWithLineAndReason) {
   auto bad = import_zone_file("x.test.", dir.write("x.zone", head + ";steerdns:steered 7\n"));
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().find(dir.path() + "/x.zone:4: "), std::string::npos) << bad.error();
+}
+
+
+// ---- incremental compile: the cache and Touched give the results of the whole-catalog path ----
+
+// A random batch over example.test.: plain sets of several types at a small pool of names (so
+// CNAME conflicts and re-upserts happen), deletes, a record without TTL (zone default), the
+// zone's default TTL, the steered set's TTL, now and then an invalid value.
+ChangeBatch random_batch(std::mt19937& rng, const Catalog& cat) {
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+  const char* labels[] = {"a", "b", "c", "d", "e", "www", "mail", "x.y", "deep.x.y", "app2"};
+  ChangeBatch b;
+  b.author = "fuzz";
+  int n = 1 + pick(3);
+  for (int i = 0; i < n; ++i) {
+    Change ch;
+    std::string name = std::string(labels[pick(10)]) + ".example.test.";
+    int what = pick(12);
+    if (what <= 5) {
+      static const std::pair<const char*, const char*> kinds[] = {
+          {"A", "192.0.2.%d"},   {"AAAA", "2001:db8::%d"},     {"TXT", "v=%d"},
+          {"MX", "%d mx.test."}, {"CNAME", "t%d.example.test."}, {"A", "999.0.0.%d"}};
+      auto [type, fmt] = kinds[what == 5 && pick(4) != 0 ? pick(5) : what];
+      char value[64];
+      std::snprintf(value, sizeof value, fmt, 1 + pick(9));
+      json body = {{"name", name}, {"type", type}, {"values", {value}}};
+      if (pick(3) != 0) {
+        body["ttl"] = 30 + pick(3) * 30;
+      }
+      ch.action = Action::kUpsert;
+      ch.body = body;
+    } else if (what <= 8) {
+      const auto& recs = cat.zones.at("example.test.").records;
+      if (recs.empty()) {
+        continue;
+      }
+      auto it = recs.begin();
+      std::advance(it, pick(static_cast<int>(recs.size())));
+      if (it->first == "ns1.example.test./A") {
+        continue;  // the NS target's address stays, so most batches compile
+      }
+      ch.action = Action::kDelete;
+      ch.key = it->first;
+    } else if (what == 9) {
+      json settings = cat.zones.at("example.test.").row.settings;
+      settings["ttl"] = pick(2) == 0 ? 300 : 600;
+      ch.action = Action::kUpsert;
+      ch.kind = Kind::kZone;
+      ch.key = "example.test.";
+      ch.body = {{"name", "example.test."}, {"settings", settings}};
+    } else {
+      const auto& recs = cat.zones.at("example.test.").records;
+      auto it = recs.find("app.example.test./A");
+      if (it == recs.end()) {
+        continue;
+      }
+      json body = it->second;
+      body["ttl"] = 20 + pick(4) * 10;
+      ch.action = Action::kUpsert;
+      ch.body = body;
+    }
+    b.changes.push_back(std::move(ch));
+  }
+  return b;
+}
+
+TEST(CatalogCompileCache, SameResultAsAWholeCompileOverARandomBatchStream) {
+  TempDir dir;
+  Catalog cat = base_catalog(dir);
+  ServerSettings server;
+  CompileCache cache;
+  ASSERT_TRUE(compile(cat, server, nullptr, &cache));
+  std::mt19937 rng(20261126);
+  int compiled = 0, rejected = 0;
+  for (int round = 0; round < 300; ++round) {
+    ChangeBatch b = random_batch(rng, cat);
+    if (b.changes.empty()) {
+      continue;
+    }
+    auto next = apply(cat, b);
+    if (!next) {
+      continue;
+    }
+    auto whole = compile(*next, server, &b);
+    auto cached = compile(*next, server, &b, &cache);
+    const std::string ctx = "round " + std::to_string(round);
+    ASSERT_EQ(whole.ok(), cached.ok())
+        << ctx << ": " << (whole ? cached.error() : whole.error());
+    if (!whole) {
+      // The error names an entity (the change, or the cached set it conflicts with), never the
+      // loader's internal "file:N" marker.
+      EXPECT_EQ(cached.error().find('\x1f'), std::string::npos) << cached.error();
+      EXPECT_TRUE(cached.error().find("change ") != std::string::npos ||
+                  cached.error().find("record set ") != std::string::npos)
+          << cached.error();
+      ++rejected;
+      continue;  // the plane keeps the previous catalog; so does the stream
+    }
+    expect_same_config(*whole, *cached, ctx);
+    EXPECT_EQ(std::multiset<std::string>(whole->warnings.begin(), whole->warnings.end()),
+              std::multiset<std::string>(cached->warnings.begin(), cached->warnings.end()))
+        << ctx;
+    cat = std::move(*next);
+    ++compiled;
+  }
+  EXPECT_GT(compiled, 100);
+  EXPECT_GT(rejected, 5);
+  EXPECT_GT(cache.hits(), cache.misses());
+  // The cache holds exactly the catalog's plain record sets (steered ones are not cached).
+  size_t plain = 0;
+  for (const auto& [name, z] : cat.zones) {
+    for (const auto& [key, body] : z.records) {
+      plain += body.contains("members") ? 0 : 1;
+    }
+  }
+  EXPECT_EQ(cache.size(), plain);
+}
+
+TEST(CatalogCompileCache, ConflictWithACachedSetNamesBoth) {
+  TempDir dir;
+  Catalog cat = base_catalog(dir);
+  CompileCache cache;
+  ASSERT_TRUE(compile(cat, ServerSettings{}, nullptr, &cache));
+  ChangeBatch b;
+  b.changes.push_back(rec_change(Action::kCreate, "", {{"name", "www.example.test."},
+                                                     {"type", "CNAME"},
+                                                     {"values", {"mx.example.test."}}}));
+  auto next = apply(cat, b);
+  ASSERT_TRUE(next) << next.error();
+  auto whole = compile(*next, ServerSettings{}, &b);
+  auto cached = compile(*next, ServerSettings{}, &b, &cache);
+  ASSERT_FALSE(whole);
+  ASSERT_FALSE(cached);
+  EXPECT_NE(whole.error().find("CNAME"), std::string::npos) << whole.error();
+  EXPECT_NE(cached.error().find("CNAME"), std::string::npos) << cached.error();
+  // www/A is a cache hit here: its where is made when the error needs it.
+  EXPECT_TRUE(cached.error().find("change 1") != std::string::npos ||
+              cached.error().find("record set www.example.test./A") != std::string::npos)
+      << cached.error();
+  // A failed compile leaves the cache usable.
+  auto again = compile(cat, ServerSettings{}, nullptr, &cache);
+  ASSERT_TRUE(again) << again.error();
+}
+
+json op_json(const store::Op& op) {
+  json j = {{"kind", op.kind}, {"key", op.key}, {"zone_id", op.zone_id}, {"del", op.del},
+            {"settings", op.settings}};
+  if (op.zone) {
+    j["zone"] = {{"id", op.zone->id}, {"name", op.zone->name}, {"settings", op.zone->settings},
+                 {"comment", op.zone->comment}};
+  }
+  if (op.record) {
+    j["record"] = {{"zone", op.record->zone_id}, {"key", op.record->key},
+                   {"body", op.record->body}};
+  }
+  if (op.check) {
+    j["check"] = {{"id", op.check->id}, {"body", op.check->body}, {"v", op.check->version}};
+  }
+  return j;
+}
+
+std::multiset<std::string> ops_text(const std::vector<store::Op>& ops) {
+  std::multiset<std::string> out;
+  for (const auto& op : ops) {
+    out.insert(op_json(op).dump());
+  }
+  return out;
+}
+
+TEST(CatalogTouched, CommitOpsAndCopyTouchedMatchTheWholeCatalogVersions) {
+  TempDir dir;
+  Catalog cat = base_catalog(dir);
+  std::mt19937 rng(7);
+  int checked = 0;
+  for (int round = 0; round < 200; ++round) {
+    ChangeBatch b = random_batch(rng, cat);
+    // Zones, checks and settings too: whole zones come and go, checks change.
+    switch (rng() % 8) {
+      case 0: {
+        Change z;
+        z.action = cat.zones.count("extra.test.") ? Action::kDelete : Action::kCreate;
+        z.kind = Kind::kZone;
+        z.key = "extra.test.";
+        if (z.action == Action::kCreate) {
+          z.body = {{"name", "extra.test."}, {"settings", default_zone_settings("extra.test.")}};
+          b.changes.push_back(z);
+          b.changes.push_back(rec_change(Action::kCreate, "", {{"name", "w.extra.test."},
+                                                             {"type", "A"},
+                                                             {"values", {"192.0.2.9"}}}));
+        } else {
+          b.changes.clear();
+          for (const auto& [key, body] : cat.zones.at("extra.test.").records) {
+            if (key != "extra.test./SOA" && key != "extra.test./NS") {
+              b.changes.push_back(rec_change(Action::kDelete, key, nullptr));
+            }
+          }
+          b.changes.push_back(z);
+        }
+        break;
+      }
+      case 1: {
+        Change c;
+        c.kind = Kind::kHealthCheck;
+        c.key = "web-c";
+        c.action = Action::kUpsert;
+        c.body = {{"type", "external"}, {"failure_threshold", 1 + static_cast<int>(rng() % 3)}};
+        b.changes.push_back(c);
+        break;
+      }
+      case 2: {
+        Change st;
+        st.kind = Kind::kSettings;
+        st.action = Action::kUpsert;
+        st.body = {{"latency_map", json::array()}};
+        if (rng() % 2) {
+          st.body["latency_measured_rtt"] = true;
+        }
+        b.changes.push_back(st);
+        break;
+      }
+      default:
+        break;
+    }
+    if (b.changes.empty()) {
+      continue;
+    }
+    Touched t;
+    auto next = apply(cat, b, &t);
+    if (!next) {
+      EXPECT_TRUE(t.empty()) << "a failed batch reports nothing touched";
+      continue;
+    }
+    const std::string ctx = "round " + std::to_string(round);
+    EXPECT_EQ(ops_text(commit_ops(cat, *next, t)), ops_text(commit_ops(cat, *next))) << ctx;
+    Catalog stale = cat;
+    copy_touched(stale, *next, t);
+    EXPECT_EQ(to_json(stale), to_json(*next)) << ctx;
+    EXPECT_EQ(stale.revision, next->revision) << ctx;
+    cat = std::move(*next);
+    ++checked;
+  }
+  EXPECT_GT(checked, 100);
 }
 
 }  // namespace
