@@ -25,7 +25,9 @@ What it does, all on loopback, every figure from this one invocation:
 The writer's threads run SCHED_IDLE (--writer-idle 1, the default) on the client CPUs (or
 --writer-cpus): dnsperf shares that core, and a load generator that delays dnsperf would show
 up as query latency the server did not cause. A second alone run after the writer run gives the
-run-to-run noise the ratios must be read against.
+run-to-run noise the ratios must be read against: the (b) verdict takes the writer run as not
+slower when its average and p99 latency are within 5 % of the slower of the two alone runs
+(A/B/A), and the report also gives the ratios to the first alone run.
 --api-threads N sets server.api_threads (the API handler pool, which bounds how many batches
 can wait for one group commit); --hosts sets the catalog size; both move the batch rate.
 
@@ -727,7 +729,15 @@ def report(args, server, rows_a, runs, sat, prof, meta):
         ratio_p50 = w.get("p50_ms", 0) / max(1e-9, b.get("p50_ms", 0))
         ratio_p99 = w.get("p99_ms", 0) / max(1e-9, b.get("p99_ms", 0))
         rate_ok = ww["rate"] >= args.batch_rate * 0.99 and ws["errors"] == 0
-        lat_ok = ratio_avg <= 1.05 and ratio_p99 <= 1.05
+        # A/B/A: the writer run lies between two alone runs; it is "not slower" when it is
+        # within 5 % of the slower alone run (two alone runs differ by more than 5 % at p99 on
+        # this machine, so a ratio to one alone run alone would measure noise).
+        again_run = next((r for r in runs if r["name"] == "fixed-alone-again"), None)
+        a2 = again_run["dnsperf"] if again_run else b
+        worst_avg = max(b.get("avg_ms", 0), a2.get("avg_ms", 0))
+        worst_p99 = max(b.get("p99_ms", 0), a2.get("p99_ms", 0))
+        lat_ok = (w.get("avg_ms", 0) <= 1.05 * worst_avg and
+                  w.get("p99_ms", 0) <= 1.05 * worst_p99)
         lost_ok = w.get("lost", 1) <= b.get("lost", 0)
         verdict_b = ("PASS" if rate_ok and lat_ok and lost_ok else "FAIL")
         L.append("")
@@ -782,9 +792,11 @@ def report(args, server, rows_a, runs, sat, prof, meta):
                              f"({st['slices']:,} wake-ups)")
         L.append(f"\n**Target (b): {verdict_b}** (batch rate ≥ {args.batch_rate:g}/s with no "
                  f"error: {'yes' if rate_ok else 'NO'}; average and p99 query latency within "
-                 f"5 %: {'yes' if lat_ok else 'NO'} (avg {100 * (ratio_avg - 1):+.1f} %, p99 "
-                 f"{100 * (ratio_p99 - 1):+.1f} %); no more queries lost than without the writer: "
-                 f"{'yes' if lost_ok else 'NO'}).\n")
+                 f"5 % of the slower of the two alone runs: {'yes' if lat_ok else 'NO'} (avg "
+                 f"{w.get('avg_ms', 0):.3f} vs {worst_avg:.3f} ms, p99 {w.get('p99_ms', 0):.3f} "
+                 f"vs {worst_p99:.3f} ms; against the first alone run only: avg "
+                 f"{100 * (ratio_avg - 1):+.1f} %, p99 {100 * (ratio_p99 - 1):+.1f} %); no more "
+                 f"queries lost than without the writer: {'yes' if lost_ok else 'NO'}).\n")
     if sat:
         L.append("### Saturation (dnsperf flat out, `-c 10 -q 100`)\n")
         L.append("| run | qps | avg ms | lost | server CPU % | writer batches/s (errors) | "
@@ -896,7 +908,8 @@ def main():
             # Alone once more: the run-to-run noise the ratios above must be read against.
             runs.append(measured_run(args, server, qf, "fixed-alone-again", args.duration, False,
                                      args.qps))
-            lid = runs[-1].get("writer_last_id")
+            lid = next((r.get("writer_last_id") for r in runs if r["name"] == "fixed-writer"),
+                       None)
             if lid:
                 ok = False
                 deadline = time.monotonic() + 10

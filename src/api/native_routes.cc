@@ -268,11 +268,14 @@ bool changes_nothing(const json& summary) {
 }
 
 // Submits a batch built against `before` (the snapshot the request was checked against);
-// the plan is reported against the same snapshot.
-json submit_batch(const Services& s, const Request& req, ChangeBatch batch, const Catalog& before) {
+// the plan is reported against the same snapshot. The snapshot is let go before the batch
+// waits for its group: a catalog no request holds is one the applier can reuse.
+json submit_batch(const Services& s, const Request& req, ChangeBatch batch,
+                  std::shared_ptr<const Catalog> before) {
   check_wait(req);
   batch.author = req.principal.name;
-  json plan = plan_json(batch, before);
+  json plan = plan_json(batch, *before);
+  before.reset();
   control::Plane& plane = plane_of(s);
   if (!changes_nothing(plan["changes"])) {
     json out = submit_result(plane, req, plane.submit(std::move(batch)));
@@ -761,7 +764,7 @@ void add_native_routes(Router& router, const Services& services) {
                    {"comment", comment},
                    {"settings", settings}};
     batch.changes.push_back(ch);
-    json out = submit_batch(s, req, std::move(batch), *cat);
+    json out = submit_batch(s, req, std::move(batch), std::move(cat));
     json zone = ch.body;
     if (auto now = plane_of(s).catalog(); now && now->zones.count(name) != 0) {
       zone = zone_json(now->zones.at(name));
@@ -904,7 +907,7 @@ void add_native_routes(Router& router, const Services& services) {
         ch.body = body;
         ch.where = "record set " + t.key;
         batch.changes.push_back(std::move(ch));
-        json out = submit_batch(s, req, std::move(batch), *t.cat);
+        json out = submit_batch(s, req, std::move(batch), std::move(t.cat));
         out["rrset"] = body;
         return json_response(200, out);
       });
@@ -925,7 +928,7 @@ void add_native_routes(Router& router, const Services& services) {
                ch.zone = t.zone->row.name;
                ch.where = "record set " + t.key;
                batch.changes.push_back(std::move(ch));
-               return json_response(200, submit_batch(s, req, std::move(batch), *t.cat));
+               return json_response(200, submit_batch(s, req, std::move(batch), std::move(t.cat)));
              });
 
   // ---- Change batches ----
@@ -936,7 +939,7 @@ void add_native_routes(Router& router, const Services& services) {
     if (bool_query(req, "dry_run")) {
       return json_response(200, dry_run(s, batch, *cat));
     }
-    return json_response(200, submit_batch(s, req, std::move(batch), *cat));
+    return json_response(200, submit_batch(s, req, std::move(batch), std::move(cat)));
   });
 
   router.add(V::get, "/v1/changes", [sp, &s = *sp](const Request& req) {
@@ -1119,7 +1122,7 @@ void add_native_routes(Router& router, const Services& services) {
     ch.body = std::move(body);
     ch.where = "health check " + id;
     batch.changes.push_back(std::move(ch));
-    return submit_batch(s, req, std::move(batch), *cat);
+    return submit_batch(s, req, std::move(batch), std::move(cat));
   };
 
   router.add(V::post, "/v1/health/checks", [sp, &s = *sp, check_change](const Request& req) {

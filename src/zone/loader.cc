@@ -134,6 +134,9 @@ struct TextRecordParser::Impl {
   zs_scanner_t s;
   std::string origin;
   uint32_t ttl;
+  // One scanner for every line: zs_init clears ~200 KB, which would dominate parsing one
+  // value. A scanner that met an error is set up afresh for the next line.
+  bool ready = false;
 };
 
 TextRecordParser::TextRecordParser(const dns::Name& origin, uint32_t default_ttl)
@@ -141,13 +144,21 @@ TextRecordParser::TextRecordParser(const dns::Name& origin, uint32_t default_ttl
   impl_->origin = origin.to_text();
   impl_->ttl = default_ttl;
 }
-TextRecordParser::~TextRecordParser() = default;
+
+TextRecordParser::~TextRecordParser() {
+  if (impl_->ready) {
+    zs_deinit(&impl_->s);
+  }
+}
 
 Status TextRecordParser::parse(std::string_view text, ZoneBuilder& into, std::string_view file,
                                uint32_t line) {
   zs_scanner_t* s = &impl_->s;
-  if (zs_init(s, impl_->origin.c_str(), 1, impl_->ttl) != 0) {
-    return Error{std::string(file) + ":" + std::to_string(line) + ": zone parser init failed"};
+  if (!impl_->ready) {
+    if (zs_init(s, impl_->origin.c_str(), 1, impl_->ttl) != 0) {
+      return Error{std::string(file) + ":" + std::to_string(line) + ": zone parser init failed"};
+    }
+    impl_->ready = true;
   }
   Ctx ctx{&into, std::string(file), line, true, {}, 1};
   std::string buf(text);
@@ -156,11 +167,21 @@ Status TextRecordParser::parse(std::string_view text, ZoneBuilder& into, std::st
   if (zs_set_input_string(s, buf.data(), buf.size()) != 0) {
     result = Error{ctx.file + ":" + std::to_string(line) + ": " + zs_strerror(s->error.code)};
   } else {
+    size_t before = into.record_count();
     zs_set_processing(s, on_record, on_error, &ctx);
     zs_parse_all(s);
-    if (!ctx.errors.empty()) result = Error{ctx.errors.front()};
+    if (!ctx.errors.empty()) {
+      result = Error{ctx.errors.front()};
+    } else if (into.record_count() == before) {
+      // (a scanner left mid-record would swallow the next line: start afresh)
+      result = Error{ctx.file + ":" + std::to_string(line) + ": no record in '" + std::string(text) +
+                     "'"};
+    }
   }
-  zs_deinit(s);
+  if (!result) {
+    zs_deinit(s);
+    impl_->ready = false;
+  }
   return result;
 }
 

@@ -472,6 +472,33 @@ Steered build_steered(const std::vector<std::string>& lines,
   return s;
 }
 
+// One parser serves many lines (the config loader's values): a line that leaves the scanner
+// mid-record (an unclosed parenthesis) is an error, and the next line parses as if alone.
+TEST(TextRecordParser, ReusedAcrossLinesAndAfterErrors) {
+  Name origin = Name::from_text("example.com.").value();
+  ZoneBuilder zb(origin);
+  TextRecordParser p(origin, 300);
+  EXPECT_TRUE(p.parse("a 60 IN A 192.0.2.1", zb, "t", 1).ok());
+  auto open = p.parse("t 60 IN TXT ( \"x\"", zb, "t", 2);
+  ASSERT_FALSE(open);
+  EXPECT_NE(open.error().find("t:2: "), std::string::npos) << open.error();
+  auto bad = p.parse("b 60 IN A 999.0.0.1", zb, "t", 3);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().find("t:3: "), std::string::npos) << bad.error();
+  EXPECT_TRUE(p.parse("c IN AAAA 2001:db8::1", zb, "t", 4).ok());  // default TTL, not 60
+  EXPECT_TRUE(p.parse("d 30 IN MX 10 mx", zb, "t", 5).ok());
+  EXPECT_EQ(zb.record_count(), 3u);
+  auto recs = zb.records_from(0);
+  ASSERT_EQ(recs.size(), 3u);
+  EXPECT_EQ(recs[0].type, rt::A);
+  EXPECT_EQ(recs[0].ttl, 60u);
+  EXPECT_EQ(recs[1].type, rt::AAAA);
+  EXPECT_EQ(recs[1].ttl, 300u);
+  EXPECT_EQ(recs[2].type, rt::MX);
+  EXPECT_EQ(Name::from_uncompressed(recs[2].owner.data(), recs[2].owner.size())->to_text(),
+            "d.example.com.");
+}
+
 TEST(ZoneSteered, SteeredRrsetsCarryTheirIdAndFallback) {
   Name app = Name::from_text("app.example.com.").value();
   Name apex = Name::from_text("example.com.").value();
