@@ -8,9 +8,9 @@ CONFIG ?= examples/demo.yaml
 
 DEPS_BUILD := build-essential cmake ninja-build pkg-config libknot-dev libboost-dev \
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev \
-  libcli11-dev libspdlog-dev libfmt-dev libpugixml-dev libmaxminddb-dev
+  libcli11-dev libspdlog-dev libfmt-dev libpugixml-dev libmaxminddb-dev prometheus-cpp-dev
 DEPS_TEST := libgtest-dev libgmock-dev libbenchmark-dev dnsutils knot-dnsutils nsd python3 \
-  awscli python3-boto3 \
+  awscli python3-boto3 prometheus \
   python3-dnspython openssl clang libfuzzer-14-dev libclang-rt-14-dev \
   libmaxmind-db-writer-perl
 DEPS_BENCH := dnsperf knot nsd gdnsd libbenchmark-dev dnsutils python3 iproute2
