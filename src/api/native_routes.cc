@@ -931,6 +931,17 @@ void add_native_routes(Router& router, const Services& services) {
                return json_response(200, submit_batch(s, req, std::move(batch), std::move(t.cat)));
              });
 
+  // ---- Metrics ----
+  // Public like /healthz: Prometheus scrapes without a token (docs/metrics.md).
+  router.add(V::get, "/metrics", Access::kPublic, [sp, &s = *sp](const Request&) {
+    if (!s.metrics) {
+      throw HttpError(503, "metrics are not available");
+    }
+    Response r = text_response(200, s.metrics());
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    return r;
+  });
+
   // ---- Change batches ----
   router.add(V::post, "/v1/changes", [sp, &s = *sp](const Request& req) {
     auto cat = snapshot(s);

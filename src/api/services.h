@@ -38,6 +38,8 @@ struct Services {
   // {"rcode": "NOERROR", "rcode_code": 0, "answers": [{"name","type","ttl","data"}],
   //  "ecs_scope": 24, "aa": true}
   std::function<Result<nlohmann::json>(const Question&)> answer;
+  // GET /metrics: the Prometheus text exposition (obs::Registry::scrape()).
+  std::function<std::string()> metrics;
 };
 
 }  // namespace steerdns::api

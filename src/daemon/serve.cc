@@ -30,7 +30,9 @@
 #include "daemon/health_service.h"
 #include "daemon/steering_service.h"
 #include "daemon/store_state.h"
+#include "obs/metrics.h"
 #include "server/address.h"
+#include "server/metrics.h"
 #include "server/tcp.h"
 #include "server/udp.h"
 
@@ -100,6 +102,9 @@ class Daemon {
   SteeringService steering_{snapshot_, RealClock::instance()};
   std::unique_ptr<control::Plane> plane_;  // after steering_: stopped before it
   bool started_ = false;  // the first publish happened (health and steering run)
+  // Every subsystem's figures for GET /metrics (docs/metrics.md); before api_, which scrapes.
+  obs::Registry metrics_;
+  std::vector<std::shared_ptr<void>> metric_handles_;  // dropped in stop_services()
   api::Services services_;  // what the API's routes call; filled by start_api()
   std::unique_ptr<api::Server> api_;  // after health_ and plane_: stopped before them
 };
@@ -114,6 +119,7 @@ void Daemon::stop_services() {
   }
   steering_.stop();  // before the health engine whose view it reads
   health_.stop();
+  metric_handles_.clear();
 }
 
 bool Daemon::start_api() {
@@ -133,6 +139,7 @@ bool Daemon::start_api() {
     return false;
   }
   services_.plane = plane_.get();
+  services_.metrics = [this] { return metrics_.scrape(); };
   services_.health_report = [this] { return health_.report_json(); };
   services_.set_external = [this](const std::string& id, bool healthy, const std::string& reason) {
     return health_.set_external(
@@ -542,6 +549,22 @@ int Daemon::run() {
 
   server::UdpServer udp(snapshot_, threads);
   server::TcpServer tcp(snapshot_, tcp_opts);
+  // Registered here, with udp and tcp: the handle goes (waiting out a scrape) before they do.
+  server::ZoneNames zone_names;
+  std::shared_ptr<void> dns_metrics = metrics_.add([&](obs::Families& out) {
+    auto cfg = snapshot_.load();
+    server::collect_dns_metrics(udp, tcp, cfg.get(), zone_names, out);
+  });
+  const double start_time =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  metric_handles_.push_back(metrics_.add([start_time](obs::Families& out) {
+    obs::add_gauge(obs::add_family(out, "steerdns_build_info", "steerdns build; always 1.",
+                                   prometheus::MetricType::Gauge),
+                   {{"version", kVersion}}, 1);
+    obs::add_gauge(obs::add_family(out, "steerdns_start_time_seconds",
+                                   "Unix time the daemon started.", prometheus::MetricType::Gauge),
+                   {}, start_time);
+  }));
   for (const auto& text : listen) {
     auto addr = server::parse_listen_addr(text);
     if (!addr) {
@@ -599,6 +622,7 @@ int Daemon::run() {
   udp.stop();
   tcp.stop();
   stop_services();
+  dns_metrics.reset();
   server::CounterTotals u = udp.totals();
   server::CounterTotals t = tcp.totals();
   spdlog::info(

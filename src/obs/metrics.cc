@@ -16,16 +16,17 @@ Histogram::Histogram(std::span<const double> bounds)
   }
 }
 
-void Histogram::observe(double v) {
+void Histogram::observe(double v, uint64_t n) {
   // Bounds are few (a dozen or two): a linear scan beats a binary search here.
   size_t i = 0;
   while (i < bounds_.size() && v > bounds_[i]) {
     ++i;
   }
   auto& c = counts_[i];
-  c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  sum_.store(sum_.load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
-  count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  sum_.store(sum_.load(std::memory_order_relaxed) + v * static_cast<double>(n),
+             std::memory_order_relaxed);
+  count_.store(count_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
 Histogram::Snapshot Histogram::snapshot() const {
@@ -114,31 +115,24 @@ void add_histogram(prometheus::MetricFamily& f, const Labels& labels,
   m.histogram.sample_sum = h.sum;
 }
 
-struct Registry::Entry {
-  Collector collect;
-};
-
 std::shared_ptr<void> Registry::add(Collector c) {
-  auto e = std::make_shared<Entry>(Entry{std::move(c)});
   std::lock_guard lk(mu_);
-  std::erase_if(entries_, [](const std::weak_ptr<Entry>& w) { return w.expired(); });
-  entries_.push_back(e);
-  return e;
+  const uint64_t id = next_id_++;
+  entries_.emplace_back(id, std::move(c));
+  // The handle's deleter takes the lock a scrape holds: removal waits for it.
+  return std::shared_ptr<void>(nullptr, [this, id](void*) {
+    std::lock_guard lk2(mu_);
+    std::erase_if(entries_, [id](const auto& e) { return e.first == id; });
+  });
 }
 
 Families Registry::collect() const {
-  std::vector<std::shared_ptr<Entry>> live;
+  Families out;
   {
     std::lock_guard lk(mu_);
-    for (const auto& w : entries_) {
-      if (auto e = w.lock()) {
-        live.push_back(std::move(e));
-      }
+    for (const auto& [id, c] : entries_) {
+      c(out);
     }
-  }
-  Families out;
-  for (const auto& e : live) {
-    e->collect(out);
   }
   // One family per name (two collectors may add to the same name: merge their samples).
   Families merged;

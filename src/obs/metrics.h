@@ -40,7 +40,8 @@ class Counter {
 class Histogram {
  public:
   explicit Histogram(std::span<const double> bounds);
-  void observe(double v);
+  void observe(double v) { observe(v, 1); }
+  void observe(double v, uint64_t n);  // n samples of the same value (a batch of responses)
   struct Snapshot {
     std::vector<double> bounds;
     std::vector<uint64_t> counts;  // per bucket, not cumulative; counts.size() == bounds.size()+1
@@ -73,19 +74,24 @@ void add_gauge(prometheus::MetricFamily& f, const Labels& labels, double value);
 void add_histogram(prometheus::MetricFamily& f, const Labels& labels, const Histogram::Snapshot& h);
 
 // The process-wide set of collectors. add() returns a handle; dropping it removes the collector
-// (a subsystem that stops takes its figures with it). Collectors run on the scraping thread, in
-// the order they were added, and must not block on the query path.
+// and waits for a scrape that is running it, so a collector may refer to objects that die
+// right after its handle (a subsystem that stops takes its figures with it). Collectors run on
+// the scraping thread, one scrape at a time, in the order they were added; they must be quick
+// and must not call back into the registry.
 class Registry {
  public:
   using Collector = std::function<void(Families&)>;
+  Registry() = default;
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
   [[nodiscard]] std::shared_ptr<void> add(Collector c);
   Families collect() const;
   std::string scrape() const;  // text exposition format 0.0.4
 
  private:
-  struct Entry;
-  mutable std::mutex mu_;
-  std::vector<std::weak_ptr<Entry>> entries_;
+  mutable std::mutex mu_;  // held for a whole collection
+  uint64_t next_id_ = 0;
+  std::vector<std::pair<uint64_t, Collector>> entries_;
 };
 
 // Content-Type of scrape().

@@ -43,6 +43,7 @@ struct TcpServer::Impl {
   std::vector<uint8_t> scratch;  // one answer at a time (single thread)
   int active = 0;
   TransportCounters counters;
+  QueryMetrics metrics;  // written on the io thread only
   std::thread thread;
   // Declared after everything connections touch: destroying the io_context destroys pending
   // handlers and with them the connections.
@@ -192,11 +193,19 @@ class Conn : public std::enable_shared_from_this<Conn> {
       return;
     }
     AnswerInfo info;
+    const auto t0 = Clock::now();
     size_t n = answer_query(*cfg, msg, len, s_.scratch.data(), s_.scratch.size(),
                             ClientInfo{peer(), Transport::kTcp}, &info);
     if (info.transfer) {
+      s_.metrics.count(info, Transport::kTcp);
       start_transfer(msg, len);
       return;
+    }
+    if (n != 0) {
+      s_.metrics.count(info, Transport::kTcp);
+      // (the time to answer; the write is queued right after)
+      s_.metrics.latency(Transport::kTcp)
+          .observe(std::chrono::duration<double>(Clock::now() - t0).count());
     }
     if (n == 0) {
       // Not a query (a response, or shorter than a header): RFC 7766 lets us close.
@@ -421,5 +430,7 @@ CounterTotals TcpServer::totals() const {
   t.add(impl_->counters);
   return t;
 }
+
+const QueryMetrics& TcpServer::metrics() const { return impl_->metrics; }
 
 }  // namespace steerdns::server

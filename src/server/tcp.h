@@ -10,6 +10,7 @@
 #include "core/snapshot.h"
 #include "server/address.h"
 #include "server/counters.h"
+#include "server/query_metrics.h"
 
 namespace steerdns::server {
 
@@ -33,6 +34,7 @@ class TcpServer {
   // Any thread: closes everything and joins the thread.
   void stop();
   CounterTotals totals() const;
+  const QueryMetrics& metrics() const;
 
   struct Impl;  // defined in tcp.cc
 

@@ -5,6 +5,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -116,11 +117,12 @@ struct UdpWorker::Buffers {
 };
 
 UdpWorker::UdpWorker(const Snapshot<config::RuntimeConfig>& config, std::vector<int> fds,
-                     std::vector<bool> pktinfo)
+                     std::vector<bool> pktinfo, QueryMetrics& metrics)
     : reader_(config),
       fds_(std::move(fds)),
       pktinfo_(std::move(pktinfo)),
-      bufs_(std::make_unique<Buffers>()) {
+      bufs_(std::make_unique<Buffers>()),
+      metrics_(metrics) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   epoll_event ev{};
@@ -202,6 +204,10 @@ void UdpWorker::serve_socket(int fd, bool pktinfo, int recv_flags) {
       return;  // empty, or woken by stop() (shutdown makes recvmmsg return an empty datagram)
     }
     counters_.queries.add(static_cast<uint64_t>(got));
+    // Response time per batch: from recvmmsg's return to sendmmsg's (two vDSO clock reads per
+    // batch, not per query).
+    timespec t0{};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     // One snapshot per batch: a reload becomes visible at the next batch.
     const config::RuntimeConfig* cfg = reader_.get();
     int nout = 0;
@@ -221,6 +227,7 @@ void UdpWorker::serve_socket(int fd, bool pktinfo, int recv_flags) {
         continue;
       }
       truncated += info.truncated ? 1 : 0;
+      metrics_.count(info, Transport::kUdp);
       b.tx_iov[nout] = {b.out[nout], len};
       msghdr& t = b.tx[nout].msg_hdr;
       t.msg_name = &b.src[i];
@@ -247,6 +254,13 @@ void UdpWorker::serve_socket(int fd, bool pktinfo, int recv_flags) {
       counters_.responses.add(static_cast<uint64_t>(r));
       sent += r;
     }
+    if (nout > 0) {
+      timespec t1{};
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      double secs = static_cast<double>(t1.tv_sec - t0.tv_sec) +
+                    static_cast<double>(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+      metrics_.latency(Transport::kUdp).observe(secs, static_cast<uint64_t>(nout));
+    }
     if (drops) {
       counters_.drops.add(drops);
     }
@@ -263,6 +277,9 @@ UdpServer::UdpServer(const Snapshot<config::RuntimeConfig>& config, int threads)
     : config_(config), threads_(threads < 1 ? 1 : threads) {
   fds_.resize(static_cast<size_t>(threads_));
   pktinfo_.resize(static_cast<size_t>(threads_));
+  for (int t = 0; t < threads_; ++t) {
+    metrics_.push_back(std::make_unique<QueryMetrics>());
+  }
 }
 
 UdpServer::~UdpServer() {
@@ -290,7 +307,8 @@ void UdpServer::start() {
   for (int t = 0; t < threads_; ++t) {
     auto i = static_cast<size_t>(t);
     workers_.push_back(
-        std::make_unique<UdpWorker>(config_, std::move(fds_[i]), std::move(pktinfo_[i])));
+        std::make_unique<UdpWorker>(config_, std::move(fds_[i]), std::move(pktinfo_[i]),
+                                    *metrics_[i]));
     fds_[i].clear();
   }
   for (auto& w : workers_) {

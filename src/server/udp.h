@@ -13,6 +13,7 @@
 #include "core/snapshot.h"
 #include "server/address.h"
 #include "server/counters.h"
+#include "server/query_metrics.h"
 
 namespace steerdns::server {
 
@@ -25,7 +26,7 @@ class UdpWorker {
  public:
   // Takes ownership of `fds` (one socket per listen address).
   UdpWorker(const Snapshot<config::RuntimeConfig>& config, std::vector<int> fds,
-            std::vector<bool> pktinfo);
+            std::vector<bool> pktinfo, QueryMetrics& metrics);
   ~UdpWorker();
   UdpWorker(const UdpWorker&) = delete;
   UdpWorker& operator=(const UdpWorker&) = delete;
@@ -49,6 +50,7 @@ class UdpWorker {
   std::atomic<bool> stop_{false};
   std::unique_ptr<Buffers> bufs_;
   TransportCounters counters_;
+  QueryMetrics& metrics_;
 };
 
 // N workers on their own threads.
@@ -61,12 +63,15 @@ class UdpServer {
   void start();
   void stop();
   CounterTotals totals() const;
+  // One per worker, made with the server (a scrape may come before start()).
+  const std::vector<std::unique_ptr<QueryMetrics>>& metrics() const { return metrics_; }
 
  private:
   const Snapshot<config::RuntimeConfig>& config_;
   int threads_;
   std::vector<std::vector<int>> fds_;  // per worker
   std::vector<std::vector<bool>> pktinfo_;
+  std::vector<std::unique_ptr<QueryMetrics>> metrics_;
   std::vector<std::unique_ptr<UdpWorker>> workers_;
   std::vector<std::thread> running_;
 };

@@ -255,6 +255,7 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
   Impl& m = *impl_;
   auto z = std::make_shared<Zone>();
   z->origin_ = m.origin;
+  z->origin_hash_ = dns::hash_wire_name(m.origin.data(), m.origin.size()) | 1;
   auto warn = [&](std::string s) {
     if (warnings) warnings->push_back(std::move(s));
   };
@@ -539,10 +540,16 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::build(std::vector<std::string>*
     }
   }
   // The builder's scratch memory goes back to the system now, not when the builder dies: a
-  // large zone would otherwise leave the daemon's RSS at its load-time peak.
+  // large zone would otherwise leave the daemon's RSS at its load-time peak. Only for large
+  // ones: malloc_trim walks and madvises every arena, which on a busy control plane (a compile
+  // per change group) is kernel time the query threads wait behind.
+  const size_t scratch = m.recs.capacity() * sizeof(Impl::Rec) + m.rd.capacity() +
+                         m.name_arena.capacity() + m.names.capacity() * sizeof(Impl::NameEnt);
   m = Impl{};
   m.origin = z->origin_;
-  malloc_trim(0);
+  if (scratch > (32u << 20)) {
+    malloc_trim(0);
+  }
   return std::shared_ptr<const Zone>(std::move(z));
 }
 
