@@ -123,6 +123,10 @@ struct Server::Impl {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> bad_requests{0};
   std::atomic<uint64_t> timeouts{0};
+  std::atomic<uint64_t> responses_other{0};  // 1xx and 3xx (none today)
+  std::atomic<uint64_t> responses_2xx{0};
+  std::atomic<uint64_t> responses_4xx{0};
+  std::atomic<uint64_t> responses_5xx{0};
   std::unordered_set<SessionBase*> sessions;  // io thread only
   tcp::endpoint bound;
   std::optional<ssl::context> tls;  // set by start() when HTTPS is configured
@@ -442,6 +446,20 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
 
   void send(Response r, bool close_after) {
     ++s_.requests;
+    switch (r.status / 100) {
+      case 2:
+        ++s_.responses_2xx;
+        break;
+      case 4:
+        ++s_.responses_4xx;
+        break;
+      case 5:
+        ++s_.responses_5xx;
+        break;
+      default:
+        ++s_.responses_other;
+        break;
+    }
     res_ = {};
     res_.version(version_ == 10 ? 10 : 11);
     res_.result(r.status);
@@ -737,6 +755,10 @@ ServerStats Server::stats() const {
   st.requests = s.requests.load();
   st.bad_requests = s.bad_requests.load();
   st.timeouts = s.timeouts.load();
+  st.responses_1xx_3xx = s.responses_other.load();
+  st.responses_2xx = s.responses_2xx.load();
+  st.responses_4xx = s.responses_4xx.load();
+  st.responses_5xx = s.responses_5xx.load();
   return st;
 }
 

@@ -59,6 +59,12 @@ struct ServerStats {
   uint64_t requests = 0;      // handled (any status)
   uint64_t bad_requests = 0;  // unparsable requests (400/431)
   uint64_t timeouts = 0;      // connections cut by a timeout
+  // Responses sent, by status class (they add up to `requests`). Connections turned away
+  // over max_connections are in `rejected` only: no request was read.
+  uint64_t responses_1xx_3xx = 0;
+  uint64_t responses_2xx = 0;
+  uint64_t responses_4xx = 0;
+  uint64_t responses_5xx = 0;
 };
 
 // Parses ADDR:PORT / [V6]:PORT. Errors say what is wrong with `text`.

@@ -125,6 +125,11 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
       }
       next->revision = *rev;
       cat = std::make_shared<config::Catalog>(std::move(*next));
+      {
+        std::lock_guard lk(mu_);
+        stats_.batches++;  // the seed is this process's first committed batch
+        stats_.groups++;
+      }
       spdlog::info("store {}: seeded from the config ({} changes, change {})", store_->describe(),
                    batch.changes.size(), c.change.id);
     }

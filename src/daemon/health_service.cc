@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "daemon/health_report.h"
+#include "health/metrics.h"
 #include "health/spec.h"
 
 namespace steerdns::daemon {
@@ -90,6 +91,13 @@ nlohmann::json HealthService::report_json() const {
     return health_report_json(empty, state_file_);
   }
   return health_report_json(engine_->report(), state_file_);
+}
+
+void HealthService::collect_metrics(obs::Families& out) const {
+  std::lock_guard lk(mu_);
+  if (engine_) {
+    health::collect_health_metrics(*engine_, out);
+  }
 }
 
 steerdns::Status HealthService::set_external(const std::string& id, health::Status status,

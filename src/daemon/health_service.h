@@ -22,6 +22,7 @@
 #include "config/loader.h"
 #include "core/result.h"
 #include "health/engine.h"
+#include "obs/metrics.h"
 #include "health/probe.h"
 
 namespace steerdns::daemon {
@@ -45,6 +46,8 @@ class HealthService {
 
   // The engine's report as JSON (see health_report.h); an empty check list before any checks.
   nlohmann::json report_json() const;
+  // The health families of /metrics (docs/metrics.md); nothing before any checks.
+  void collect_metrics(obs::Families& out) const;
   // Sets an external check ("no such check" when there is no engine).
   steerdns::Status set_external(const std::string& id, health::Status status,
                                 const std::string& reason);

@@ -16,12 +16,14 @@
 #include <sstream>
 #include <thread>
 
+#include "api/metrics.h"
 #include "api/native_routes.h"
 #include "api/route53/routes.h"
 #include "api/server.h"
 #include "api/services.h"
 #include "config/catalog.h"
 #include "config/loader.h"
+#include "control/metrics.h"
 #include "control/plane.h"
 #include "core/snapshot.h"
 #include "core/version.h"
@@ -140,6 +142,13 @@ bool Daemon::start_api() {
   }
   services_.plane = plane_.get();
   services_.metrics = [this] { return metrics_.scrape(); };
+  metric_handles_.push_back(metrics_.add([this](obs::Families& out) {
+    health_.collect_metrics(out);
+    steering_.collect_metrics(out);
+    if (plane_) {
+      control::collect_control_metrics(*plane_, out);
+    }
+  }));
   services_.health_report = [this] { return health_.report_json(); };
   services_.set_external = [this](const std::string& id, bool healthy, const std::string& reason) {
     return health_.set_external(
@@ -198,6 +207,9 @@ bool Daemon::start_api() {
                  st.error());
     return true;
   }
+  // (registered with the server it reads; stop_services() joins the API before the handle goes)
+  metric_handles_.push_back(metrics_.add(
+      [srv = srv.get()](obs::Families& out) { api::collect_api_metrics(srv->stats(), out); }));
   api_ = std::move(srv);
   return true;
 }

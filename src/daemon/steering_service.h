@@ -33,6 +33,7 @@
 #include "core/state_store.h"
 #include "dr/actions.h"
 #include "dr/event_log.h"
+#include "dr/metrics.h"
 #include "dr/orchestrator.h"
 #include "health/spec.h"
 #include "health/view.h"
@@ -70,6 +71,14 @@ class SteeringService {
   nlohmann::json status_json() const;
   const std::string& state_file() const { return state_path_; }
   const std::string& event_log_file() const { return events_path_; }
+
+  // The steering and action families of /metrics (docs/metrics.md). Any thread; does not
+  // take mu_ (held while a table is compiled): the orchestrator and the action runner have
+  // their own locks.
+  void collect_metrics(obs::Families& out) const {
+    dr::collect_steering_metrics(orch_, clock_.wall_ms(), out);
+    dr::collect_action_metrics(actions_.stats(), out);
+  }
 
  private:
   // Compiles, updates the orchestrator, publishes; then persists and flushes events.

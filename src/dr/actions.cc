@@ -452,7 +452,20 @@ bool ActionRunner::wait_idle(Millis timeout_ms) const {
                       [this] { return queue_.empty() && !running_job_; });
 }
 
+ActionStats ActionRunner::stats() const {
+  return ActionStats{ok_.load(std::memory_order_relaxed), failed_.load(std::memory_order_relaxed),
+                     dropped_.load(std::memory_order_relaxed)};
+}
+
 void ActionRunner::audit(const Event& e) {
+  // Every final result passes through here, whichever path produced it.
+  if (e.type == "action_succeeded") {
+    ok_.fetch_add(1, std::memory_order_relaxed);
+  } else if (e.type == "action_failed") {
+    failed_.fetch_add(1, std::memory_order_relaxed);
+  } else if (e.type == "action_dropped") {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+  }
   std::vector<std::function<void(const Event&)>> cbs;
   {
     std::lock_guard lk(mu_);

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -60,6 +61,14 @@ AttemptResult run_webhook(const ActionSpec& a, const Event& e, int attempt,
 AttemptResult run_exec(const ActionSpec& a, const Event& e, int attempt,
                        const std::function<bool()>& cancel);
 
+// Final results of actions since start (metrics): one per action per event. Skipped actions
+// (an earlier one failed with on_failure: stop) are not counted: they never ran.
+struct ActionStats {
+  uint64_t ok = 0;       // action_succeeded
+  uint64_t failed = 0;   // action_failed (retries exhausted, or abandoned at shutdown)
+  uint64_t dropped = 0;  // action_dropped (queue full, or shutting down)
+};
+
 struct ActionRunnerOptions {
   size_t max_queue = 1000;  // events waiting beyond this are dropped (and audited)
 };
@@ -88,6 +97,7 @@ class ActionRunner {
 
   // Events queued or running.
   size_t pending() const;
+  ActionStats stats() const;  // any thread
   // Waits until nothing is queued or running (tests, orderly shutdown); false on timeout.
   bool wait_idle(Millis timeout_ms) const;
 
@@ -111,6 +121,10 @@ class ActionRunner {
   bool running_job_ = false;
   bool stopping_ = false;
   std::atomic<bool> cancel_{false};  // stopping_, readable without mu_ by running attempts
+  // Counted in audit(), which runs on the actions thread and on submitters' threads.
+  std::atomic<uint64_t> ok_{0};
+  std::atomic<uint64_t> failed_{0};
+  std::atomic<uint64_t> dropped_{0};
   bool started_ = false;
   std::vector<std::function<void(const Event&)>> audit_cbs_;
   std::thread thread_;

@@ -5,6 +5,7 @@
 #include <deque>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 #include <utility>
 
 namespace steerdns::dr {
@@ -163,6 +164,7 @@ struct Orchestrator::SetState {
   Millis ramp_start = 0;
   Millis ttl_hold_until = 0;                          // 0 = no hold
   std::deque<std::pair<Millis, Millis>> transitions;  // (monotonic, wall) within the flap window
+  uint64_t failovers = 0;  // since start; survives a reload that resets the set
 
   // Why each unhealthy tier is down ("check primary-region unhealthy (probe): HTTP 503"), from
   // the table update() was given; consumed by the next evaluation. Empty when the caller gave
@@ -258,8 +260,10 @@ void Orchestrator::configure(std::shared_ptr<const policy::SteeringSpec> spec) {
       if (!tiers_ok || old == sets_.end()) {
         // New set, or its tiers changed under it: start over on the first tier.
         std::string key_copy = st->key;
+        uint64_t failovers = st->failovers;
         *st = SetState{};
         st->key = key_copy;
+        st->failovers = failovers;
         st->rs = &rs;
         st->tiers.assign(tiers.begin(), tiers.end());
         st->active = st->first();
@@ -309,6 +313,9 @@ void Orchestrator::transition_locked(SetState& st, int to_tier, const char* type
   }
   st.phase =
       st.frozen ? Phase::kHeld : (to_tier == st.first() ? Phase::kNormal : Phase::kFailedOver);
+  if (std::string_view(type) == "failover") {
+    ++st.failovers;
+  }
   out.push_back(make_event(type, st.key, cause, actor, from, to_tier));
   record_transition_locked(st, now, out);
 }
@@ -722,6 +729,10 @@ std::vector<SetStatus> Orchestrator::status() const {
     s.ttl = steer.ttl == 0 ? st->rs->ttl : steer.ttl;
     for (const auto& t : st->transitions) {
       s.recent_transitions_wall_ms.push_back(t.second);
+    }
+    s.failovers = st->failovers;
+    for (const auto& m : st->rs->members) {
+      s.members.emplace_back(m.set_id, m.tier);
     }
     for (const auto& [k, o] : overrides_) {
       bool touches = false;

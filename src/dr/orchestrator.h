@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/clock.h"
@@ -76,6 +77,8 @@ struct SetStatus {
   std::vector<Millis> recent_transitions_wall_ms;  // flap window
   int ramp_tier = 0;                   // gradual failback in progress: the tier ramped to
   std::vector<std::string> overrides;  // overrides touching this set, explained
+  uint64_t failovers = 0;  // "failover" events since the daemon started (metrics)
+  std::vector<std::pair<std::string, int>> members;  // (set_id, tier) in configuration order
 };
 
 class Orchestrator {

@@ -265,6 +265,9 @@ steerdns::Status Engine::configure(std::vector<CheckSpec> specs) {
       } else {
         c.spec = std::move(spec);
         fresh.push_back(c.spec.id);
+        if (it != checks_.end()) {
+          c.latency = std::move(it->second.latency);  // metrics are per id, whatever the target
+        }
       }
       c.parents.clear();
       std::string id = c.spec.id;
@@ -697,6 +700,12 @@ void Engine::on_probe_done(const std::string& key, uint64_t gen, int index, cons
       Millis wall = clock_.wall_ms();
       for (const auto& id : p.subscribers) {
         Check& c = checks_.at(id);
+        if (!c.latency) {
+          c.latency = std::make_shared<ProbeLatency>();
+        }
+        for (const auto& res : p.results) {
+          c.latency->observe(res.timings);
+        }
         if (p.results.size() < 2) {
           apply_observation(c, opts_.checker_id, p.results[0], wall, now, after);
           continue;
@@ -1077,6 +1086,7 @@ EngineReport Engine::report() const {
             p->second.in_flight || p->second.waiting ? 0 : std::max<Millis>(0, p->second.due - now);
       }
     }
+    cr.latency = c.latency;
     cr.recent.assign(c.recent.begin(), c.recent.end());
     for (const auto& [name, cs] : c.checkers) {
       cr.checkers.push_back(CheckerReport{name, cs.tracker.status(), cs.tracker.consecutive_ok(),

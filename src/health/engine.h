@@ -35,8 +35,21 @@
 #include "health/state_file.h"
 #include "health/tracker.h"
 #include "health/view.h"
+#include "obs/metrics.h"
 
 namespace steerdns::health {
+
+// Probe timings of one check as histograms (seconds, obs::probe_latency_bounds()), one per
+// phase; a phase a probe did not have (-1) is not observed. Written under the engine's mutex
+// when a local probe's result arrives (one writer at a time), read by scrapes without it.
+struct ProbeLatency {
+  ProbeLatency();
+  void observe(const ProbeTimings& t);
+  obs::Histogram connect;
+  obs::Histogram tls;
+  obs::Histogram first_byte;
+  obs::Histogram total;
+};
 
 // One observation of a check by one checker (vantage point).
 struct Observation {
@@ -75,6 +88,9 @@ struct CheckReport {
   Millis next_probe_in_ms = -1;     // -1: not probed
   std::vector<Observation> recent;  // oldest first
   std::vector<CheckerReport> checkers;
+  // This checker's probe timings; null until a probe of the check completed. Kept by check id
+  // across reconfigurations, dropped with the check.
+  std::shared_ptr<const ProbeLatency> latency;
 };
 
 struct EngineReport {
@@ -174,6 +190,7 @@ class Engine {
     bool stale = false;
     int64_t file_mtime = -1;
     Millis updated_wall_ms = 0;  // last observation, or the persisted state's time
+    std::shared_ptr<ProbeLatency> latency;  // created by the first local probe result
   };
   struct Probe {
     std::string key;

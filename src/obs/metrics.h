@@ -66,7 +66,8 @@ std::span<const double> probe_latency_bounds();
 using Labels = std::vector<std::pair<std::string, std::string>>;
 using Families = std::vector<prometheus::MetricFamily>;
 
-// Building families at scrape time.
+// Building families at scrape time. add_family returns a reference into `out`: the next
+// add_family may move it, so fill one family before adding the next (or reserve first).
 prometheus::MetricFamily& add_family(Families& out, std::string name, std::string help,
                                      prometheus::MetricType type);
 void add_counter(prometheus::MetricFamily& f, const Labels& labels, double value);

@@ -30,6 +30,13 @@ zones:
       - {{ name: ns1, type: A, values: [127.0.0.1] }}
       - {{ name: www, type: A, values: [192.0.2.1] }}
       - {{ name: mail, type: MX, values: ["10 ns1.example.test."] }}
+      - name: app
+        type: A
+        ttl: 60
+        policy: failover
+        members:
+          - {{ set_id: app-primary, role: primary, values: [192.0.2.10], health_check: web }}
+          - {{ set_id: app-secondary, role: secondary, values: [192.0.2.20] }}
 health_checks:
   - id: web
     url: http://127.0.0.1:{http_port}/ok
@@ -190,6 +197,21 @@ class MetricsTest(unittest.TestCase):
         self.assertIsNotNone(q)
         self.assertGreater(q, 0)
         self.assertLess(q, 0.1)
+        # The other subsystems' families (docs/metrics.md), through the same scrape.
+        wait_until(lambda: prom.value('steerdns_health_check_healthy{check="web"}') == 1,
+                   timeout=60, what="the web check healthy in prometheus")
+        self.assertEqual(prom.value(
+            'steerdns_health_check_status{check="web",status="healthy"}'), 1)
+        self.assertGreater(prom.value(
+            'sum(steerdns_health_probe_duration_seconds_count{check="web",phase="total"})'), 0)
+        self.assertEqual(prom.value(
+            'steerdns_steering_active_tier{record_set="app.example.test./A"}'), 1)
+        self.assertEqual(prom.value('steerdns_steering_member_active{record_set='
+                                    '"app.example.test./A",member="app-primary"}'), 1)
+        self.assertGreaterEqual(prom.value(
+            'steerdns_change_batches_total{result="committed"}'), 1)
+        self.assertGreaterEqual(prom.value("steerdns_catalog_revision"), 1)
+        self.assertGreater(prom.value('steerdns_api_requests_total{code="2xx"}'), 0)
         # A new query shows up at the next scrapes: the counter moves.
         before = prom.value(www)
         for _ in range(5):
