@@ -728,7 +728,11 @@ def report(args, server, rows_a, runs, sat, prof, meta):
         ratio_avg = w.get("avg_ms", 0) / max(1e-9, b.get("avg_ms", 0))
         ratio_p50 = w.get("p50_ms", 0) / max(1e-9, b.get("p50_ms", 0))
         ratio_p99 = w.get("p99_ms", 0) / max(1e-9, b.get("p99_ms", 0))
-        rate_ok = ww["rate"] >= args.batch_rate * 0.99 and ws["errors"] == 0
+        # Sustained: every whole second of the query window acknowledged the rate, and every
+        # batch due on the schedule was acknowledged without error (the window's average dips
+        # at its edges: the writer starts with dnsperf and acks trail sends by a group).
+        rate_ok = (ww["min_1s"] >= args.batch_rate * 0.99 and ws["errors"] == 0
+                   and ws["ok"] >= ws["scheduled"])
         # A/B/A: the writer run lies between two alone runs; it is "not slower" when it is
         # within 5 % of the slower alone run (two alone runs differ by more than 5 % at p99 on
         # this machine, so a ratio to one alone run alone would measure noise).
@@ -791,7 +795,8 @@ def report(args, server, rows_a, runs, sat, prof, meta):
                              f"runnable but not running, {per:.1f} µs per wake-up "
                              f"({st['slices']:,} wake-ups)")
         L.append(f"\n**Target (b): {verdict_b}** (batch rate ≥ {args.batch_rate:g}/s with no "
-                 f"error: {'yes' if rate_ok else 'NO'}; average and p99 query latency within "
+                 f"error in every whole second, all due batches acknowledged: "
+                 f"{'yes' if rate_ok else 'NO'}; average and p99 query latency within "
                  f"5 % of the slower of the two alone runs: {'yes' if lat_ok else 'NO'} (avg "
                  f"{w.get('avg_ms', 0):.3f} vs {worst_avg:.3f} ms, p99 {w.get('p99_ms', 0):.3f} "
                  f"vs {worst_p99:.3f} ms; against the first alone run only: avg "

@@ -16,13 +16,26 @@ constexpr size_t kNumQtypes = sizeof kQtypes / sizeof kQtypes[0];
 constexpr std::string_view kRcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
                                         "NOTIMP",  "REFUSED", "other",    "NOTAUTH"};
 
-unsigned qtype_bucket(uint16_t qtype) {
-  for (unsigned i = 1; i < kNumQtypes; ++i) {
-    if (kQtypes[i].first == qtype) {
-      return i;
+// Per query: a lookup table, not a scan of kQtypes.
+struct QtypeBuckets {
+  uint8_t of[256] = {};
+  constexpr QtypeBuckets() {
+    for (unsigned i = 1; i < kNumQtypes; ++i) {
+      if (kQtypes[i].first < 256) {
+        of[kQtypes[i].first] = static_cast<uint8_t>(i);
+      }
     }
   }
-  return 0;
+};
+constexpr QtypeBuckets kQtypeBuckets;
+constexpr unsigned kCaaBucket = 9;  // the one named type above 255
+static_assert(kQtypes[kCaaBucket].first == 257);
+
+unsigned qtype_bucket(uint16_t qtype) {
+  if (qtype < 256) {
+    return kQtypeBuckets.of[qtype];
+  }
+  return qtype == 257 ? kCaaBucket : 0;
 }
 
 unsigned rcode_bucket(uint16_t rcode) {

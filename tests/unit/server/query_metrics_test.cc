@@ -55,14 +55,20 @@ TEST(QueryMetrics, CountsByZoneTypeRcodeAndTransport) {
   m.count(none, Transport::kUdp);
   none.rcode = 16;  // BADVERS (extended): "other"
   m.count(none, Transport::kUdp);
+  a.qtype = 257;  // CAA: the one named type above 255
+  m.count(a, Transport::kUdp);
+  a.qtype = 256;  // URI: not named
+  m.count(a, Transport::kUdp);
   auto d = dump(m);
   const uint64_t h = z->origin_hash();
+  EXPECT_EQ((d[Key{h, "CAA", "NOERROR", "udp"}]), 1u);
+  EXPECT_EQ((d[Key{h, "other", "NOERROR", "udp"}]), 1u);
   EXPECT_EQ((d[Key{h, "A", "NOERROR", "udp"}]), 3u);
   EXPECT_EQ((d[Key{h, "A", "NXDOMAIN", "udp"}]), 1u);
   EXPECT_EQ((d[Key{h, "MX", "NOERROR", "tcp"}]), 1u);
   EXPECT_EQ((d[Key{0, "other", "REFUSED", "udp"}]), 1u);
   EXPECT_EQ((d[Key{0, "other", "other", "udp"}]), 1u);
-  EXPECT_EQ(d.size(), 5u);
+  EXPECT_EQ(d.size(), 7u);
 }
 
 TEST(QueryMetrics, ACrowdedTableCountsTheRestAsOther) {
