@@ -26,7 +26,6 @@ void Histogram::observe(double v, uint64_t n) {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   sum_.store(sum_.load(std::memory_order_relaxed) + v * static_cast<double>(n),
              std::memory_order_relaxed);
-  count_.store(count_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
 }
 
 Histogram::Snapshot Histogram::snapshot() const {

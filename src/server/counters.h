@@ -1,21 +1,13 @@
 #pragma once
 // Per-thread transport counters. Each instance is written by one thread only (relaxed
 // load + store, no locked instructions) and read by anyone summing them (metrics, shutdown log).
-#include <atomic>
 #include <cstdint>
+
+#include "obs/metrics.h"
 
 namespace steerdns::server {
 
-class Counter {
- public:
-  void add(uint64_t n = 1) {
-    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
-  uint64_t get() const { return v_.load(std::memory_order_relaxed); }
-
- private:
-  std::atomic<uint64_t> v_{0};
-};
+using Counter = obs::Counter;
 
 struct alignas(64) TransportCounters {
   Counter queries;    // packets or messages received

@@ -74,43 +74,35 @@ uint32_t QueryMetrics::encode(uint16_t qtype, uint16_t rcode, Transport t) {
               (t == Transport::kTcp ? 1u : 0u) << 8);
 }
 
-obs::Counter& QueryMetrics::slot_for(uint64_t zone, uint32_t code) {
+// The slot of (zone, code) within `max_probe` steps of its hash, made if an empty slot comes
+// first; null when the run is full.
+QueryMetrics::Slot* QueryMetrics::probe(uint64_t zone, uint32_t code, size_t max_probe) {
   size_t i = mix(zone ^ (static_cast<uint64_t>(code) << 40)) & (kSlots - 1);
-  for (size_t n = 0; n < kProbe; ++n, i = (i + 1) & (kSlots - 1)) {
+  for (size_t n = 0; n < max_probe; ++n, i = (i + 1) & (kSlots - 1)) {
     Slot& s = slots_[i];
     uint32_t c = s.code.load(std::memory_order_relaxed);  // we are its only writer
     if (c == 0) {
       s.zone.store(zone, std::memory_order_relaxed);
       s.code.store(code, std::memory_order_release);  // the key before any count is seen
-      return s.count;
+      return &s;
     }
     if (c == code && s.zone.load(std::memory_order_relaxed) == zone) {
-      return s.count;
+      return &s;
     }
   }
-  // Crowded: the key goes under zone "other" (found or made the same way, without a limit on
-  // probing; there are at most 18 x 8 x 2 such keys).
-  if (zone != kOtherZone) {
-    return slot_for_other(code);
-  }
-  return slots_[0].count;  // unreachable in practice: the table holds far more than the keys
+  return nullptr;
 }
 
-obs::Counter& QueryMetrics::slot_for_other(uint32_t code) {
-  size_t i = mix(kOtherZone ^ (static_cast<uint64_t>(code) << 40)) & (kSlots - 1);
-  for (size_t n = 0; n < kSlots; ++n, i = (i + 1) & (kSlots - 1)) {
-    Slot& s = slots_[i];
-    uint32_t c = s.code.load(std::memory_order_relaxed);
-    if (c == 0) {
-      s.zone.store(kOtherZone, std::memory_order_relaxed);
-      s.code.store(code, std::memory_order_release);
-      return s.count;
-    }
-    if (c == code && s.zone.load(std::memory_order_relaxed) == kOtherZone) {
-      return s.count;
-    }
+obs::Counter& QueryMetrics::slot_for(uint64_t zone, uint32_t code) {
+  if (Slot* s = probe(zone, code, kProbe)) {
+    return s->count;
   }
-  return slots_[0].count;
+  // Crowded: the key goes under zone "other", probed without a limit (there are at most
+  // 18 x 8 x 2 such keys, far fewer than slots).
+  if (Slot* s = probe(kOtherZone, code, kSlots)) {
+    return s->count;
+  }
+  return slots_[0].count;  // unreachable: the table holds far more than the keys
 }
 
 void QueryMetrics::for_each(

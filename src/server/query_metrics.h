@@ -54,7 +54,7 @@ class QueryMetrics {
   static constexpr size_t kSlots = 4096;  // power of two
   static constexpr size_t kProbe = 16;
   obs::Counter& slot_for(uint64_t zone, uint32_t code);
-  obs::Counter& slot_for_other(uint32_t code);
+  Slot* probe(uint64_t zone, uint32_t code, size_t max_probe);
 
   std::unique_ptr<Slot[]> slots_;
   obs::Histogram udp_latency_;

@@ -134,6 +134,35 @@ class NativeApiTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
 };
 
+// ---- Metrics ----
+
+// /metrics is public (Prometheus scrapes without a token) and says so when the daemon gave
+// the API no metrics.
+TEST_F(NativeApiTest, MetricsArePublicAndAbsentMetricsAre503) {
+  auto none = call(http::verb::get, "/metrics", "", "");
+  EXPECT_EQ(none.status, 503u) << none.body;
+  EXPECT_EQ(none.error_message(), "metrics are not available");
+
+  Services s;
+  s.metrics = [] { return std::string("# TYPE steerdns_x gauge\nsteerdns_x 1\n"); };
+  Router r;
+  add_native_routes(r, s);
+  Auth auth;
+  ASSERT_TRUE(auth.add_token("ops", "rw-secret", true));
+  ServerOptions o;
+  o.listen = "127.0.0.1:0";
+  Server srv(o, std::move(auth), std::move(r));
+  ASSERT_TRUE(srv.start());
+  Client c(srv.port());
+  auto got = c.request(http::verb::get, "/metrics", "", {});
+  EXPECT_EQ(got.status, 200u) << got.body;
+  EXPECT_EQ(got.body, "# TYPE steerdns_x gauge\nsteerdns_x 1\n");
+  EXPECT_EQ(got.header("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  Client c2(srv.port());  // the rest of the API is not public
+  EXPECT_EQ(c2.request(http::verb::get, "/v1/zones", "", {}).status, 401u);
+  srv.stop();
+}
+
 // ---- Zones ----
 
 TEST_F(NativeApiTest, ZonesCreateGetListDelete) {

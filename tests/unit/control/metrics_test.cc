@@ -10,6 +10,7 @@
 #include <string>
 
 #include "config/catalog.h"
+#include "control_test_util.h"
 #include "testlib/metrics_samples.h"
 #include "obs/metrics.h"
 #include "store/store.h"
@@ -23,31 +24,15 @@ using steerdns::testing::sample_value;
 using nlohmann::json;
 
 
-config::ChangeBatch record(const std::string& label, const std::string& value) {
-  config::ChangeBatch b;
-  b.author = "test";
-  config::Change ch;
-  ch.action = config::Action::kCreate;
-  ch.body = json{{"name", label + ".example.test."}, {"type", "A"}, {"values", {value}}};
-  b.changes.push_back(ch);
-  return b;
-}
 
 TEST(ControlMetrics, CommittedRejectedGroupsAndRevision) {
-  auto seed = config::catalog_from_json(json::parse(R"({
-    "zones": [{"name": "example.test.",
-               "settings": {"soa": {"mname": "ns1.example.test.",
-                                    "rname": "hostmaster.example.test.", "serial": 1},
-                            "ns": ["ns1.example.test."]},
-               "records": [{"name": "ns1.example.test.", "type": "A",
-                            "values": ["192.0.2.53"]}]}]})"));
-  ASSERT_TRUE(seed) << seed.error();
+  config::Catalog seed = test::seed_catalog();
   auto store = store::open_store("sqlite::memory:");
   ASSERT_TRUE(store) << store.error();
   Hooks hooks;
   hooks.publish = [](const config::LoadedConfig&) { return OkStatus(); };
   Plane plane(std::move(*store), config::ServerSettings{}, hooks);
-  ASSERT_TRUE(plane.start(&*seed, "config:test"));
+  ASSERT_TRUE(plane.start(&seed, "config:test"));
 
   obs::Families before;
   collect_control_metrics(plane, before);
@@ -59,11 +44,11 @@ TEST(ControlMetrics, CommittedRejectedGroupsAndRevision) {
 
   // Two good batches one after the other (two groups), then a bad one.
   for (const char* label : {"www", "api"}) {
-    auto good = plane.submit(record(label, "192.0.2.1"));
+    auto good = plane.submit(test::one_record(label, "192.0.2.1"));
     ASSERT_TRUE(good) << good.error();
     ASSERT_TRUE(plane.wait_insync(good->change.id, std::chrono::seconds(10)));
   }
-  auto bad = plane.submit(record("bad", "not-an-ip"));
+  auto bad = plane.submit(test::one_record("bad", "not-an-ip"));
   ASSERT_FALSE(bad);
 
   obs::Families f;

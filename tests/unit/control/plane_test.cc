@@ -17,37 +17,16 @@
 
 #include "config/catalog.h"
 #include "store/store.h"
+#include "control_test_util.h"
 #include "testlib/temp_dir.h"
 
 namespace steerdns::control {
 namespace {
 
 using nlohmann::json;
+using test::one_record;
+using test::seed_catalog;
 
-// One zone, inline, so no file is needed.
-config::Catalog seed_catalog() {
-  auto c = config::catalog_from_json(json::parse(R"({
-    "zones": [{"name": "example.test.",
-               "settings": {"soa": {"mname": "ns1.example.test.",
-                                    "rname": "hostmaster.example.test.", "serial": 1},
-                            "ns": ["ns1.example.test."]},
-               "records": [{"name": "ns1.example.test.", "type": "A",
-                            "values": ["192.0.2.53"]}]}]})"));
-  EXPECT_TRUE(c) << c.error();
-  return c ? *c : config::Catalog{};
-}
-
-config::ChangeBatch one_record(const std::string& label, const std::string& value,
-                               config::Action a = config::Action::kCreate) {
-  config::ChangeBatch b;
-  b.author = "test";
-  b.comment = "add " + label;
-  config::Change ch;
-  ch.action = a;
-  ch.body = json{{"name", label + ".example.test."}, {"type", "A"}, {"values", {value}}};
-  b.changes.push_back(ch);
-  return b;
-}
 
 // A plane over a store file that outlives planes (restart tests), recording what it publishes.
 struct Rig {
