@@ -8,11 +8,12 @@ CONFIG ?= examples/demo.yaml
 
 DEPS_BUILD := build-essential cmake ninja-build pkg-config libknot-dev libboost-dev \
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev \
-  libcli11-dev libspdlog-dev libfmt-dev libpugixml-dev libmaxminddb-dev prometheus-cpp-dev
+  libcli11-dev libspdlog-dev libfmt-dev libpugixml-dev libmaxminddb-dev prometheus-cpp-dev \
+  libfstrm-dev libprotobuf-c-dev protobuf-c-compiler golang-github-dnstap-golang-dnstap-dev
 DEPS_TEST := libgtest-dev libgmock-dev libbenchmark-dev dnsutils knot-dnsutils nsd python3 \
   awscli python3-boto3 prometheus \
   python3-dnspython openssl clang libfuzzer-14-dev libclang-rt-14-dev \
-  libmaxmind-db-writer-perl
+  libmaxmind-db-writer-perl chromium chromium-driver python3-selenium dnstap-ldns fstrm-bin
 DEPS_BENCH := dnsperf knot nsd gdnsd libbenchmark-dev dnsutils python3 iproute2
 
 .PHONY: all deps deps-test build run test fuzz-build bench clean format tidy

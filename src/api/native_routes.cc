@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api/dashboard_routes.h"
 #include "api/health_routes.h"
 #include "config/catalog.h"
 #include "config/suggest.h"
@@ -642,6 +643,19 @@ std::string change_diff_text(const store::ChangeRow& c) {
 
 // ---- Steering ---------------------------------------------------------------------------
 
+// One alerting command (daemon/alert_service.h); errors: 404 for an unknown alert, else 400.
+json alerts_cmd(const Services& s, json cmd) {
+  if (!s.alerts) {
+    throw HttpError(503, "alerting is not available");
+  }
+  auto r = s.alerts(cmd);
+  if (!r) {
+    const std::string& m = r.error();
+    throw HttpError(m.find("no open alert") != std::string::npos ? 404 : 400, m);
+  }
+  return *r;
+}
+
 json steer(const Services& s, json cmd) {
   if (!s.steering) {
     throw HttpError(503, "the steering service is not available");
@@ -705,6 +719,7 @@ void add_native_routes(Router& router, const Services& services) {
     };
     add_health_routes(router, std::move(ha));
   }
+  add_dashboard_routes(router);  // the web page at /dashboard/ over this API
 
   // ---- Zones ----
   router.add(V::get, "/v1/zones", [sp, &s = *sp](const Request&) {
@@ -1253,6 +1268,31 @@ void add_native_routes(Router& router, const Services& services) {
       out["author_note"] = *note;
     }
     return json_response(200, out);
+  });
+  // ---- Alerts and availability ----
+  router.add(V::get, "/v1/alerts", [sp, &s = *sp](const Request& req) {
+    auto all = req.query_value("all");
+    bool want_all = all && (*all == "1" || *all == "true");
+    return json_response(200, alerts_cmd(s, json{{"cmd", "list"}, {"all", want_all}}));
+  });
+  router.add(V::post, "/v1/alerts/{id}/ack", [sp, &s = *sp](const Request& req) {
+    json body = req.json_body();
+    require_object(body);
+    reject_unknown_fields(body, {"reason", "author"});
+    json cmd{{"cmd", "ack"},
+             {"id", req.param("id")},
+             {"reason", with_author_note(*string_field(body, "reason", true, 1024), body,
+                                         req.principal.name)},
+             {"by", req.principal.name}};
+    return json_response(200, alerts_cmd(s, cmd));
+  });
+  router.add(V::get, "/v1/alerts/outbox", [sp, &s = *sp](const Request& req) {
+    auto limit = int_query(req, "limit", 100, 1, 1000);
+    json cmd{{"cmd", "outbox"}, {"limit", limit}, {"alert", req.query_value("alert").value_or("")}};
+    return json_response(200, alerts_cmd(s, cmd));
+  });
+  router.add(V::get, "/v1/slo", [sp, &s = *sp](const Request&) {
+    return json_response(200, alerts_cmd(s, json{{"cmd", "slo"}}));
   });
   router.add(V::get, "/v1/events", [sp, &s = *sp](const Request& req) {
     auto last = static_cast<uint64_t>(int_query(req, "last", 20, 1, 10000));

@@ -38,6 +38,8 @@ struct Services {
   // {"rcode": "NOERROR", "rcode_code": 0, "answers": [{"name","type","ttl","data"}],
   //  "ecs_scope": 24, "aa": true}
   std::function<Result<nlohmann::json>(const Question&)> answer;
+  // Alerting (daemon/alert_service.h): {"cmd": "list" | "ack" | "outbox" | "slo", ...} -> reply.
+  std::function<Result<nlohmann::json>(const nlohmann::json&)> alerts;
   // GET /metrics: the Prometheus text exposition (obs::Registry::scrape()).
   std::function<std::string()> metrics;
 };

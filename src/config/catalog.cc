@@ -1212,10 +1212,10 @@ Status apply_in_place(Catalog& c, const ChangeBatch& batch, Touched* touched_out
         }
         if (!ch.body.is_object()) {
           return fail("settings must be an object {latency_map, latency_measured_rtt, geoip, " +
-                      std::string("actions}"));
+                      std::string("actions, alerts, slo}"));
         }
         static const std::vector<std::string_view> kSettingKeys = {
-            "latency_map", "latency_measured_rtt", "geoip", "actions"};
+            "latency_map", "latency_measured_rtt", "geoip", "actions", "alerts", "slo"};
         for (auto it = ch.body.begin(); it != ch.body.end(); ++it) {
           if (std::find(kSettingKeys.begin(), kSettingKeys.end(), it.key()) == kSettingKeys.end()) {
             return fail("settings: unknown key '" + it.key() + "'" +
@@ -1352,7 +1352,7 @@ Result<LoadedConfig> compile(const Catalog& catalog, const ServerSettings& serve
   }
   if (catalog.settings.is_object()) {
     static const std::vector<std::string_view> kSettingKeys = {
-        "latency_map", "latency_measured_rtt", "geoip", "actions"};
+        "latency_map", "latency_measured_rtt", "geoip", "actions", "alerts", "slo"};
     for (auto it = catalog.settings.begin(); it != catalog.settings.end(); ++it) {
       if (std::find(kSettingKeys.begin(), kSettingKeys.end(), it.key()) == kSettingKeys.end()) {
         return Error{(bw.settings.empty() ? std::string("settings") : bw.settings) +
@@ -1445,7 +1445,8 @@ Result<LoadedConfig> compile(const Catalog& catalog, const ServerSettings& serve
     } else if (!bw.settings.empty() && msg.rfind(std::string(kSource) + ": ", 0) == 0 &&
                (msg.find("latency_map") != std::string::npos ||
                 msg.find("geoip") != std::string::npos ||
-                msg.find("actions") != std::string::npos)) {
+                msg.find("actions") != std::string::npos ||
+                msg.find("alerts") != std::string::npos || msg.find("slo") != std::string::npos)) {
       msg = bw.settings + msg.substr(std::string(kSource).size());
     }
     return Error{msg};
@@ -1938,7 +1939,7 @@ Result<Catalog> catalog_from_json(const json& j) {
       return Error{"settings: must be an object"};
     }
     auto sst =
-        check_keys(*s, "settings", {"latency_map", "latency_measured_rtt", "geoip", "actions"});
+        check_keys(*s, "settings", {"latency_map", "latency_measured_rtt", "geoip", "actions", "alerts", "slo"});
     if (!sst) {
       return Error{sst.error()};
     }
@@ -2445,7 +2446,7 @@ Result<Catalog> from_config_file(const std::string& path, ServerSettings* server
     }
   }
   json settings = json::object();
-  for (const char* k : {"latency_map", "latency_measured_rtt", "geoip", "actions"}) {
+  for (const char* k : {"latency_map", "latency_measured_rtt", "geoip", "actions", "alerts", "slo"}) {
     if (YAML::Node n = root[k]; n) {
       settings[k] = from_yaml(n);
     }

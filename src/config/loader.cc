@@ -21,6 +21,7 @@
 #include <system_error>
 #include <utility>
 
+#include "config/alert_yaml.h"
 #include "config/dr_yaml.h"
 #include "config/health_yaml.h"
 #include "config/suggest.h"
@@ -66,16 +67,6 @@ class Fields {
   std::vector<Entry> entries_;
 };
 
-// Later sections and record keys: recognised so that they are refused with the issue that
-// brings them, instead of an "unknown key" error.
-struct Later {
-  std::string_view key;
-  std::string_view arrives_with;
-};
-constexpr Later kLaterSections[] = {
-    {"alerts", "alerting"},
-    {"slo", "observability"},
-};
 // Record keys that only steered records (with 'members') take.
 constexpr std::string_view kSteeringRecordKeys[] = {
     "on_all_down", "static_values", "failover_ttl",      "failback", "failback_ramp", "stabilize",
@@ -170,6 +161,7 @@ class Loader {
 
   Status server(const Entry& e, LoadedConfig& out, RuntimeConfig& rc);
   Status api_credentials(const Entry& e, ServerSettings& s);
+  Status query_log(const Entry& e, ServerSettings& s);
   Status health_checks(const Entry& e, LoadedConfig& out) const;
   // A path from the config: relative ones are relative to the config file's directory.
   // Made absolute, so logs and reports name the file the daemon really uses.
@@ -403,14 +395,6 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   rc->chaos = Chaos::defaults();
   out.server.health_state_file = resolve("steerdns-health.json");
 
-  for (const auto& e : top->entries()) {
-    for (const auto& l : kLaterSections) {
-      if (e.key == l.key) {
-        return Error{at(e.key_node) + ": section '" + e.key +
-                     "' is not supported yet (arrives with " + std::string(l.arrives_with) + ")"};
-      }
-    }
-  }
   const Entry* se = top->find("server");
   if (se != nullptr && !se->value.IsNull()) {  // "server:" with every key commented out is fine
     CONFIG_TRY(server(*se, out, *rc));
@@ -425,6 +409,20 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
       return Error{actions.error()};
     }
     out.actions = std::move(*actions);
+  }
+  if (const Entry* e = top->find("alerts")) {
+    auto alerts = parse_alerts(e->value, file_, &out.warnings);  // errors carry "file:line: alerts: ..."
+    if (!alerts) {
+      return Error{alerts.error()};
+    }
+    out.alerts = std::move(*alerts);
+  }
+  if (const Entry* e = top->find("slo")) {
+    auto slo = parse_slo(e->value, file_);
+    if (!slo) {
+      return Error{slo.error()};
+    }
+    out.slo = std::move(*slo);
   }
   if (const Entry* e = top->find("latency_map")) {
     CONFIG_TRY(latency_map(*e));
@@ -447,6 +445,10 @@ Result<LoadedConfig> Loader::load(const YAML::Node& root) {
   if (const Entry* e = top->find("actions")) {
     // `sets:` filters name steered record sets, known once the zones are read.
     CONFIG_TRY(check_action_sets(e->value, file_, spec_));
+  }
+  if (const Entry* e = top->find("slo")) {
+    // Objectives name steered names, known once the zones are read.
+    CONFIG_TRY(check_slo_names(e->value, file_, spec_));
   }
   CONFIG_TRY(finish(out, *rc));
   out.runtime = std::move(rc);
@@ -474,7 +476,7 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
                   {"listen", "udp_threads", "tcp_max_clients", "tcp_idle_timeout", "tcp_io_timeout",
                    "control_socket", "max_udp_payload", "chaos", "xfr_allow", "api_listen", "store",
                    "health_state_file", "checker_id", "api_tokens", "route53_keys", "api_tls",
-                   "api_threads"});
+                   "api_threads", "query_log"});
   if (!f) {
     return Error{f.error()};
   }
@@ -611,11 +613,60 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
         return Error{v.error()};
       }
       s.api_threads = static_cast<int>(*v);
+    } else if (e.key == "query_log") {
+      CONFIG_TRY(query_log(e, s));
     }
   }
   s.chaos = rc.chaos;
   s.max_udp_payload = rc.max_udp_payload;
   s.xfr_allow = rc.xfr_allow;
+  return OkStatus();
+}
+
+Status Loader::query_log(const Entry& qe, ServerSettings& s) {
+  auto f = fields(qe.value, "query_log", {"format", "path", "sample"});
+  if (!f) {
+    return Error{f.error()};
+  }
+  for (const auto& e : f->entries()) {
+    if (e.key == "sample") {
+      auto v = integer(e, 1, 1000000000);
+      if (!v) {
+        return Error{v.error()};
+      }
+      s.query_log_sample = static_cast<uint32_t>(*v);
+      continue;
+    }
+    auto v = str(e);
+    if (!v) {
+      return Error{v.error()};
+    }
+    if (e.key == "format") {
+      if (*v != "json" && *v != "dnstap") {
+        return err(e, "query_log: format '" + *v + "' is not json or dnstap");
+      }
+      s.query_log_dnstap = *v == "dnstap";
+    } else if (v->rfind("unix:", 0) == 0) {
+      // A dnstap collector's socket, relative to the config file like other paths.
+      std::string sock = resolve(v->substr(5));
+      if (v->size() == 5 || sock.size() >= 108) {
+        return err(e, "query_log: path '" + *v + "': unix:SOCKET needs a path of 1 to 107 bytes");
+      }
+      s.query_log_path = "unix:" + sock;
+    } else {
+      std::error_code ec;
+      if (v->empty() || std::filesystem::is_directory(resolve(*v), ec)) {
+        return err(e, "query_log: path '" + *v + "' is not a file name");
+      }
+      s.query_log_path = resolve(*v);
+    }
+  }
+  if (s.query_log_path.empty()) {
+    return err(qe, "query_log: needs 'path' (a file, or unix:SOCKET for dnstap)");
+  }
+  if (s.query_log_path.rfind("unix:", 0) == 0 && !s.query_log_dnstap) {
+    return err(qe, "query_log: a unix: socket takes format: dnstap (JSON lines go to a file)");
+  }
   return OkStatus();
 }
 

@@ -12,6 +12,7 @@
 
 #include "config/runtime.h"
 #include "core/result.h"
+#include "alert/spec.h"
 #include "dr/actions_spec.h"
 #include "health/spec.h"
 
@@ -55,6 +56,10 @@ struct ServerSettings {
   std::string api_tls_cert;  // PEM chain (both or neither)
   std::string api_tls_key;
   int api_threads = 64;
+  // `query_log:` (docs/query-log.md); startup-only, like listen (a reload reopens the file).
+  std::string query_log_path;  // empty = no query log; "unix:PATH" = a dnstap socket
+  bool query_log_dnstap = false;  // format: dnstap (else json)
+  uint32_t query_log_sample = 1;  // every Nth query per thread
   // Query-path settings of `server:`; the catalog's compile() copies them into every
   // RuntimeConfig it builds (they are not part of the catalog).
   Chaos chaos = Chaos::defaults();
@@ -73,6 +78,9 @@ struct LoadedConfig {
   std::shared_ptr<const policy::Table> steering;
   // `actions:` (webhooks and commands run on orchestrator events); empty without the section.
   dr::ActionsSpec actions;
+  // `alerts:` and `slo:`; empty / defaults without the sections.
+  alert::AlertsSpec alerts;
+  alert::SloSpec slo;
   std::vector<std::string> warnings;
 };
 

@@ -176,6 +176,17 @@ int run(int argc, char** argv) {
                    "Close a TCP connection whose message takes longer than this to arrive once "
                    "started (default 500)")
       ->check(CLI::Range(1, 3600000));
+  serve->add_option("--query-log", so.query_log,
+                    "Log queries to this file, or to unix:SOCKET (a dnstap collector's Frame "
+                    "Streams socket); reopened on reload, for logrotate (default: the config's "
+                    "server.query_log; none). See docs/query-log.md");
+  serve->add_option("--query-log-format", so.query_log_format,
+                    "Query log format: json (one JSON object per line) or dnstap (default json)")
+      ->check(CLI::IsMember({"json", "dnstap"}));
+  serve
+      ->add_option("--query-log-sample", so.query_log_sample,
+                   "Log every Nth query of each query thread; 1 = every query (default 1)")
+      ->check(CLI::Range(1, 1000000000));
 
   std::string reload_control;
   CLI::App* reload = app.add_subcommand(

@@ -31,8 +31,10 @@
 #include "daemon/control.h"
 #include "daemon/health_service.h"
 #include "daemon/steering_service.h"
+#include "daemon/alert_service.h"
 #include "daemon/store_state.h"
 #include "obs/metrics.h"
+#include "obs/query_log.h"
 #include "server/address.h"
 #include "server/metrics.h"
 #include "server/tcp.h"
@@ -103,18 +105,25 @@ class Daemon {
   // After health_ (it reads the engine's view) and snapshot_ (it publishes every config).
   SteeringService steering_{snapshot_, RealClock::instance()};
   std::unique_ptr<control::Plane> plane_;  // after steering_: stopped before it
+  // Alert routing, the outbox and availability; reads the plane's store, health and steering.
+  std::unique_ptr<AlertService> alerts_;  // after plane_: stopped before it
   bool started_ = false;  // the first publish happened (health and steering run)
   // Every subsystem's figures for GET /metrics (docs/metrics.md); before api_, which scrapes.
   obs::Registry metrics_;
   std::vector<std::shared_ptr<void>> metric_handles_;  // dropped in stop_services()
   api::Services services_;  // what the API's routes call; filled by start_api()
   std::unique_ptr<api::Server> api_;  // after health_ and plane_: stopped before them
+  // Outlives the transports (locals of run()) whose threads write into its rings.
+  std::unique_ptr<obs::QueryLog> query_log_;
 };
 
 void Daemon::stop_services() {
   if (api_) {
     api_->stop();  // before the plane and health engine it calls into
     api_.reset();
+  }
+  if (alerts_) {
+    alerts_->stop();  // before the store, health and steering it reads
   }
   if (plane_) {
     plane_->stop();  // before steering and health, which its publishes call into
@@ -148,7 +157,16 @@ bool Daemon::start_api() {
     if (plane_) {
       control::collect_control_metrics(*plane_, out);
     }
+    if (alerts_) {
+      alerts_->collect_metrics(out);
+    }
   }));
+  services_.alerts = [this](const nlohmann::json& req) -> Result<nlohmann::json> {
+    if (!alerts_) {
+      return Error{"alerting is not running"};
+    }
+    return alerts_->command(req);
+  };
   services_.health_report = [this] { return health_.report_json(); };
   services_.set_external = [this](const std::string& id, bool healthy, const std::string& reason) {
     return health_.set_external(
@@ -271,6 +289,9 @@ Status Daemon::publish(const config::LoadedConfig& lc) {
   for (const auto& w : lc.warnings) {
     spdlog::warn("{}", w);
   }
+  if (alerts_) {
+    alerts_->configure(lc.alerts, lc.slo);  // routes and objectives follow every config change
+  }
   if (!started_) {
     snapshot_.publish(lc.runtime);
     // Before serving: every check (standbys too) starts probing now, not on a first query.
@@ -312,6 +333,9 @@ bool same_query_settings(const config::ServerSettings& a, const config::ServerSe
 
 Result<std::string> Daemon::reload() {
   auto t0 = std::chrono::steady_clock::now();
+  if (query_log_) {
+    query_log_->reopen();  // logrotate moved it: a new file at the same path
+  }
   config::ServerSettings settings;
   auto desired = source_catalog(&settings);
   if (!desired) {
@@ -520,6 +544,12 @@ int Daemon::run() {
   hooks.publish = [this](const config::LoadedConfig& lc) { return publish(lc); };
   hooks.check = [this](const config::LoadedConfig& lc) { return steering_.check(lc); };
   plane_ = std::make_unique<control::Plane>(std::move(*store), settings_, std::move(hooks));
+  AlertInputs alert_inputs;
+  alert_inputs.health_report = [this] { return health_.report_json(); };
+  alert_inputs.steering_status = [this] { return steering_.status_json(); };
+  alert_inputs.runtime = &snapshot_;
+  alerts_ = std::make_unique<AlertService>(plane_->store(), RealClock::instance(),
+                                           std::move(alert_inputs));
   // Health and steering state and the event log live in the store too -- unless the store is
   // in memory and a state file was asked for (the files then keep them across restarts).
   if (spec != "sqlite::memory:" || settings_.health_state_file.empty()) {
@@ -537,6 +567,10 @@ int Daemon::run() {
   }
   if (fresh) {
     (void)plane_->store().put_state("config-file", config::to_json(*seed));
+  }
+  if (auto st = alerts_->start(); !st) {
+    spdlog::error("{}", st.error());
+    return 1;
   }
   malloc_trim(0);
   std::shared_ptr<const config::RuntimeConfig> runtime = snapshot_.load();
@@ -577,6 +611,27 @@ int Daemon::run() {
                                    "Unix time the daemon started.", prometheus::MetricType::Gauge),
                    {}, start_time);
   }));
+  // --query-log* override server.query_log.
+  obs::QueryLogOptions qo;
+  qo.path = opts_.query_log.empty() ? settings_.query_log_path : opts_.query_log;
+  bool dnstap = opts_.query_log_format.empty() ? settings_.query_log_dnstap
+                                               : opts_.query_log_format == "dnstap";
+  qo.format = dnstap ? obs::QueryLogFormat::kDnstap : obs::QueryLogFormat::kJson;
+  qo.sample = opts_.query_log_sample > 0 ? opts_.query_log_sample : settings_.query_log_sample;
+  if (!qo.path.empty()) {
+    qo.identity = config::host_name();
+    qo.version = fmt::format("steerdns {}", kVersion);
+    auto log = obs::QueryLog::open(qo);
+    if (!log) {
+      spdlog::error("{}", log.error());
+      return 1;
+    }
+    query_log_ = std::move(*log);
+    udp.set_query_log(query_log_.get());
+    tcp.set_query_log(query_log_.get());
+    metric_handles_.push_back(
+        metrics_.add([q = query_log_.get()](obs::Families& out) { q->collect(out); }));
+  }
   for (const auto& text : listen) {
     auto addr = server::parse_listen_addr(text);
     if (!addr) {
@@ -626,6 +681,12 @@ int Daemon::run() {
       plane_->store().describe(), plane_->served_revision(), load_ms);
   // The sockets are bound already (queries queue in the kernel); logged first so that anyone
   // who got an answer can also read the startup line.
+  if (query_log_) {
+    query_log_->start();
+    spdlog::info("query log: {} ({}, {})", qo.path, dnstap ? "dnstap" : "json",
+                 qo.sample == 1 ? std::string("every query")
+                                : fmt::format("1 in {} queries per thread", qo.sample));
+  }
   udp.start();
   tcp.start();
 
@@ -633,6 +694,9 @@ int Daemon::run() {
 
   udp.stop();
   tcp.stop();
+  if (query_log_) {
+    query_log_->stop();  // writes what the rings still hold
+  }
   stop_services();
   dns_metrics.reset();
   server::CounterTotals u = udp.totals();

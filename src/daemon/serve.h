@@ -31,6 +31,11 @@ struct ServeOptions {
   // an in-memory store, since the zone files are the source then.
   bool store_set = false;
   std::string store;
+  // --query-log PATH | unix:SOCKET, --query-log-format json|dnstap, --query-log-sample N:
+  // override server.query_log (docs/query-log.md). Empty / 0 = from the config.
+  std::string query_log;
+  std::string query_log_format;
+  uint32_t query_log_sample = 0;
 };
 
 // Returns the process exit code.

@@ -36,7 +36,13 @@ struct Args {
   std::vector<std::string> only_sets;
   // failover / failback SET
   std::string steer_set, to;
+  // alerts
+  bool all = false;
+  std::string alert_id;
 };
+
+// `steerdns status` exits with this when something needs attention (1 is "could not tell").
+constexpr int kNeedsAttention = 3;
 
 int64_t now_wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -122,15 +128,8 @@ std::string override_line(const json& o, int64_t now) {
   return s;
 }
 
-int run_status(const Args& a) {
-  json r;
-  if (!request("status", a, json{{"cmd", "status"}}, r)) {
-    return 1;
-  }
-  if (a.json_out) {
-    print_json(r);
-    return 0;
-  }
+// The steering part of the status report (what the control socket can tell too).
+void print_sets(const json& r) {
   int64_t now = r.value("now_wall_ms", now_wall_ms());
   const json& sets = r["sets"];
   if (sets.empty()) {
@@ -190,6 +189,297 @@ int run_status(const Args& a) {
       }
       std::printf("  %s\n", line.c_str());
     }
+  }
+}
+
+std::string pct(double ratio) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f%%", ratio * 100);
+  return buf;
+}
+
+// What in the report needs someone to look: one line each. Empty = all clear.
+std::vector<std::string> attention(const json& r, int64_t now) {
+  std::vector<std::string> out;
+  for (const auto& s : r.value("sets", json::array())) {
+    if (s.value("active_tier", 1) > 1) {
+      out.push_back(str(s, "set") + " is failed over (tier " + str(s, "active_tier") + ")");
+    }
+    if (s.value("frozen", false)) {
+      out.push_back(str(s, "set") + " is frozen after flapping");
+    }
+    if (s.value("awaiting_approval", false)) {
+      out.push_back(str(s, "set") + " awaits failback approval");
+    }
+  }
+  for (const auto& o : r.value("overrides", json::array())) {
+    out.push_back("override in force: " + override_line(o, now));
+  }
+  const json& health = r.value("health", json::object());
+  for (const auto& c : health.value("checks", json::array())) {
+    if (c.value("disabled", false)) {
+      continue;
+    }
+    if (str(c, "status") != "healthy") {
+      std::string why = str(c, "last_failure_reason");
+      out.push_back("check " + str(c, "id") + " is " + str(c, "status") +
+                    (why.empty() ? "" : ": " + why));
+    }
+    auto d = c.find("cert_days_left");
+    if (d != c.end() && d->is_number_integer() && d->get<int>() < 14) {
+      out.push_back("certificate of " + str(c, "id") + " expires in " + std::to_string(d->get<int>()) +
+                    " days");
+    }
+  }
+  const json& alerts = r.value("alerts", json::object());
+  for (const auto& al : alerts.value("alerts", json::array())) {
+    if (str(al, "state") == "open") {
+      out.push_back("open " + str(al, "severity") + " alert " + str(al, "id") + ": " +
+                    str(al, "event") + " " + str(al, "target"));
+    }
+  }
+  const json& ob = alerts.value("outbox", json::object());
+  if (ob.value("dead", int64_t{0}) > 0) {
+    out.push_back(str(ob, "dead") + " notification(s) could not be delivered (steerdns alerts outbox)");
+  }
+  int64_t oldest = ob.value("oldest_pending_ms", int64_t{0});
+  if (oldest > 0 && now - oldest > 300'000) {
+    out.push_back("notifications undelivered for " + ago(now - oldest) + " (steerdns alerts outbox)");
+  }
+  const json& store = alerts.value("store", json::object());
+  if (store.is_object() && store.contains("ok") && !store.value("ok", true)) {
+    out.push_back("store " + str(store, "describe") + ": " + str(store, "error"));
+  }
+  const json& slo = r.value("slo", json::object());
+  for (const auto& n : slo.value("names", json::array())) {
+    if (n.value("below_alert", false)) {
+      out.push_back(str(n, "name") + " availability " + pct(n.value("alert_availability", 1.0)) +
+                    " is below its alert level");
+    }
+    const json& w30 = n["windows"].value("30d", json::object());
+    if (w30.value("budget_left", 1.0) < 0) {
+      out.push_back(str(n, "name") + " has spent its 30-day error budget");
+    }
+  }
+  for (const auto& u : r.value("unavailable", json::array())) {
+    out.push_back("could not read " + u.get<std::string>());
+  }
+  return out;
+}
+
+// The rest of the morning check, from the API: checks, answers, availability, alerts, events.
+void add_api_sections(const Args& a, json& r) {
+  auto settings = cli::resolve_settings(a.api);
+  if (!settings) {
+    return;
+  }
+  cli::ApiClient c(std::move(*settings));
+  json unavailable = json::array();
+  auto get = [&](const char* what, const std::string& target) -> json {
+    auto x = c.call("GET", target);
+    if (!x) {
+      unavailable.push_back(std::string(what) + " (" + x.error() + ")");
+      return json::object();
+    }
+    return *x;
+  };
+  r["health"] = get("health checks", "/v1/health/checks");
+  r["alerts"] = get("alerts", "/v1/alerts");
+  r["slo"] = get("availability", "/v1/slo");
+  r["events"] = get("events", "/v1/events?last=8").value("events", json::array());
+  json answers = json::array();
+  for (const auto& n : r["slo"].value("names", json::array())) {
+    for (const auto& key : n.value("sets", json::array())) {
+      std::string k = key.get<std::string>();
+      auto slash = k.rfind('/');
+      std::string target = "/v1/answer?name=" + cli::url_escape(k.substr(0, slash)) +
+                           "&type=" + cli::url_escape(k.substr(slash + 1));
+      auto x = c.call("GET", target);
+      json ans{{"set", k}};
+      if (x) {
+        std::string vals;
+        for (const auto& rr : x->value("answers", json::array())) {
+          vals.append(vals.empty() ? "" : " ").append(str(rr, "data"));
+        }
+        ans["rcode"] = str(*x, "rcode");
+        ans["values"] = vals;
+      } else {
+        ans["error"] = x.error();
+      }
+      answers.push_back(std::move(ans));
+    }
+  }
+  r["answers"] = std::move(answers);
+  r["unavailable"] = std::move(unavailable);
+}
+
+int run_status(const Args& a) {
+  json r;
+  if (!request("status", a, json{{"cmd", "status"}}, r)) {
+    return 1;
+  }
+  if (a.control.empty()) {
+    add_api_sections(a, r);
+  }
+  int64_t now = r.value("now_wall_ms", now_wall_ms());
+  std::vector<std::string> todo = attention(r, now);
+  r["attention"] = todo;
+  if (a.json_out) {
+    print_json(r);
+    return todo.empty() ? 0 : kNeedsAttention;
+  }
+  std::printf("steerdns status at %s\n\n", iso_time(now).c_str());
+  if (r.contains("health")) {
+    const json& checks = r["health"].value("checks", json::array());
+    std::printf("HEALTH CHECKS (%zu)\n", checks.size());
+    for (const auto& c : checks) {
+      std::string cert = c.contains("cert_days_left") && c["cert_days_left"].is_number_integer()
+                             ? "cert " + str(c, "cert_days_left") + "d"
+                             : "";
+      std::printf("  %-10s %-28s %-8s since %-7s %s %s\n", str(c, "status").c_str(),
+                  str(c, "id").c_str(), str(c, "kind").c_str(),
+                  ago(now - c.value("since_ms", now)).c_str(), cert.c_str(),
+                  str(c, "last_failure_reason").c_str());
+    }
+    std::printf("\n");
+  }
+  std::printf("FAILOVER SETS\n");
+  print_sets(r);
+  if (r.contains("answers")) {
+    std::printf("\nANSWERS NOW\n");
+    for (const auto& x : r["answers"]) {
+      std::printf("  %-40s %s %s\n", str(x, "set").c_str(),
+                  x.contains("error") ? "?" : str(x, "rcode").c_str(),
+                  x.contains("error") ? str(x, "error").c_str() : str(x, "values").c_str());
+    }
+  }
+  if (r.contains("slo")) {
+    std::printf("\nAVAILABILITY        %-10s %-9s %-9s %-9s %s\n", "OBJECTIVE", "1H", "1D", "30D",
+                "BUDGET LEFT (30D)");
+    for (const auto& n : r["slo"].value("names", json::array())) {
+      const json& w = n["windows"];
+      auto av = [&](const char* k) { return pct(w.value(k, json::object()).value("availability", 1.0)); };
+      std::printf("  %-36s %-9s %-9s %-9s %-9s %s\n", str(n, "name").c_str(),
+                  (str(n, "objective") + "%").c_str(), av("1h").c_str(), av("1d").c_str(),
+                  av("30d").c_str(),
+                  pct(w.value("30d", json::object()).value("budget_left", 1.0)).c_str());
+    }
+  }
+  if (r.contains("alerts")) {
+    const json& al = r["alerts"].value("alerts", json::array());
+    std::printf("\nALERTS (%zu open or acknowledged)\n", al.size());
+    for (const auto& x : al) {
+      std::string ack = str(x, "state") == "acknowledged" ? " ack by " + str(x, "acked_by") : "";
+      std::printf("  %-9s %-12s %s %s %s: %s%s\n", str(x, "severity").c_str(),
+                  str(x, "state").c_str(), str(x, "id").c_str(), str(x, "event").c_str(),
+                  str(x, "target").c_str(), str(x, "summary").c_str(), ack.c_str());
+    }
+    const json& ob = r["alerts"].value("outbox", json::object());
+    const json& st = r["alerts"].value("store", json::object());
+    std::printf("  outbox: %s pending, %s dead, %s delivered; store %s %s\n",
+                str(ob, "pending").c_str(), str(ob, "dead").c_str(), str(ob, "delivered").c_str(),
+                str(st, "describe").c_str(), st.value("ok", true) ? "ok" : str(st, "error").c_str());
+  }
+  if (r.contains("events") && !r["events"].empty()) {
+    std::printf("\nRECENT EVENTS\n");
+    for (const auto& e : r["events"]) {
+      std::printf("  %s %-22s %s: %s\n", iso_time(e.value("wall_ms", int64_t{0})).c_str(),
+                  str(e, "type").c_str(), str(e, "target").c_str(), str(e, "cause").c_str());
+    }
+  }
+  if (todo.empty()) {
+    std::printf("\nall clear\n");
+    return 0;
+  }
+  std::printf("\nNEEDS ATTENTION (%zu)\n", todo.size());
+  for (const auto& t : todo) {
+    std::printf("  - %s\n", t.c_str());
+  }
+  return kNeedsAttention;
+}
+
+// `steerdns alerts [list|ack|outbox]`: API only.
+bool alerts_call(const char* what, const Args& a, const char* method, const std::string& target,
+                 const json* body, json& out) {
+  auto settings = cli::resolve_settings(a.api);
+  if (!settings) {
+    std::fprintf(stderr, "steerdns %s: %s\n", what, settings.error().c_str());
+    return false;
+  }
+  auto r = cli::ApiClient(std::move(*settings)).call(method, target, body);
+  if (!r) {
+    std::fprintf(stderr, "steerdns %s: %s\n", what, r.error().c_str());
+    return false;
+  }
+  out = std::move(*r);
+  return true;
+}
+
+int run_alerts_list(const Args& a) {
+  json r;
+  if (!alerts_call("alerts", a, "GET", a.all ? "/v1/alerts?all=1" : "/v1/alerts", nullptr, r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+    return 0;
+  }
+  int64_t now = now_wall_ms();
+  const json& al = r.value("alerts", json::array());
+  if (al.empty()) {
+    std::printf("no %salerts\n", a.all ? "" : "open ");
+  }
+  for (const auto& x : al) {
+    std::printf("%s %-9s %-12s %-24s %s (%s ago): %s\n", str(x, "id").c_str(),
+                str(x, "severity").c_str(), str(x, "state").c_str(), str(x, "event").c_str(),
+                str(x, "target").c_str(), ago(now - x.value("opened_ms", now)).c_str(),
+                str(x, "summary").c_str());
+  }
+  const json& ob = r.value("outbox", json::object());
+  std::printf("outbox: %s pending, %s dead, %s delivered\n", str(ob, "pending").c_str(),
+              str(ob, "dead").c_str(), str(ob, "delivered").c_str());
+  return 0;
+}
+
+int run_alerts_ack(const Args& a) {
+  json body{{"reason", a.reason}};
+  if (!a.author.empty()) {
+    body["author"] = a.author;
+  }
+  json r;
+  if (!alerts_call("alerts ack", a, "POST", "/v1/alerts/" + cli::url_escape(a.alert_id) + "/ack",
+                   &body, r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+  } else {
+    std::printf("acknowledged %s (%s %s) by %s\n", str(r, "id").c_str(), str(r, "event").c_str(),
+                str(r, "target").c_str(), str(r, "acked_by").c_str());
+  }
+  return 0;
+}
+
+int run_alerts_outbox(const Args& a) {
+  std::string target = "/v1/alerts/outbox?limit=" + std::to_string(a.last);
+  if (!a.alert_id.empty()) {
+    target += "&alert=" + cli::url_escape(a.alert_id);
+  }
+  json r;
+  if (!alerts_call("alerts outbox", a, "GET", target, nullptr, r)) {
+    return 1;
+  }
+  if (a.json_out) {
+    print_json(r);
+    return 0;
+  }
+  for (const auto& o : r.value("outbox", json::array())) {
+    const json& h = o.value("history", json::array());
+    std::string last = h.empty() ? "" : str(h.back(), "detail");
+    std::printf("%s %-9s %-8s %-18s attempts %-3s %s  %s\n",
+                iso_time(o.value("created_ms", int64_t{0})).c_str(), str(o, "status").c_str(),
+                str(o, "kind").c_str(), str(o, "channel").c_str(), str(o, "attempts").c_str(),
+                str(o, "dedup_key").c_str(), last.c_str());
   }
   return 0;
 }
@@ -721,8 +1011,10 @@ std::function<int()> add_steering_commands(CLI::App& app) {
 
   CLI::App* status = app.add_subcommand(
       "status",
-      "Show the failover state of a running daemon: per steered set its phase, active and "
-      "healthy tier, TTL, since when, failback mode, frozen / awaiting approval, overrides");
+      "The morning check of a running daemon: health checks, failover sets (phase, tiers, TTL, "
+      "failback mode, flags, overrides), every steered name's answer, availability against its "
+      "objective, open alerts, outbox and store, recent events. Exits 3 when anything needs "
+      "attention, 1 when the daemon cannot be asked (--control: the failover sets only)");
   control_opts(status, *a);
 
   CLI::App* ov = app.add_subcommand(
@@ -816,7 +1108,36 @@ std::function<int()> add_steering_commands(CLI::App& app) {
   simulate->add_option("--set", a->only_sets, "Show only record sets starting with this key");
   control_opts(simulate, *a);
 
+  CLI::App* alerts = app.add_subcommand(
+      "alerts", "Alerts: list the open ones (--all: every kept one), ack one, show the outbox");
+  alerts->add_flag("--all", a->all, "Every alert kept, resolved ones too");
+  cli::add_api_options(alerts, a->api);
+  alerts->add_flag("--json", a->json_out, "Print the API's JSON reply");
+  alerts->require_subcommand(0, 1);
+  CLI::App* al_ack = alerts->add_subcommand(
+      "ack", "Acknowledge an alert: no more repeats or escalation; PagerDuty is told");
+  al_ack->add_option("id", a->alert_id, "The alert's id (steerdns alerts)")->required();
+  al_ack->add_option("--reason", a->reason, "Who is on it and what is being done")->required();
+  al_ack->add_option("--author", a->author, "Kept as a note beside the token's name");
+  cli::add_api_options(al_ack, a->api);
+  al_ack->add_flag("--json", a->json_out, "Print the API's JSON reply");
+  CLI::App* al_outbox = alerts->add_subcommand(
+      "outbox", "Notifications with their delivery status and history, newest first");
+  al_outbox->add_option("--alert", a->alert_id, "Only this alert's notifications");
+  al_outbox->add_option("--last", a->last, "How many (default 20)")->check(CLI::Range(1, 1000));
+  cli::add_api_options(al_outbox, a->api);
+  al_outbox->add_flag("--json", a->json_out, "Print the API's JSON reply");
+
   return [=]() -> int {
+    if (al_ack->parsed()) {
+      return run_alerts_ack(*a);
+    }
+    if (al_outbox->parsed()) {
+      return run_alerts_outbox(*a);
+    }
+    if (alerts->parsed()) {
+      return run_alerts_list(*a);
+    }
     if (status->parsed()) {
       return run_status(*a);
     }

@@ -151,28 +151,34 @@ bool Table::Impl::all_down(const CompiledSet& s, Selection* out, Trace* tr, int 
       return false;
     case AllDown::kStatic:
       *out = leaf(s, s.static_blob);
+      out->branch = s.branch_all_down.c_str();
       return true;
     case AllDown::kNodata:
       *out = Selection{};
       out->outcome = Selection::Outcome::kNodata;
       out->ttl = s.ttl;
+      out->branch = s.branch_all_down.c_str();
       return true;
     case AllDown::kServfail:
       *out = Selection{};
       out->outcome = Selection::Outcome::kServfail;
+      out->branch = s.branch_all_down.c_str();
       return true;
   }
   return false;
 }
 
 Selection Table::Impl::member_answer(const CompiledSet& s, uint32_t mi, const Client& c,
-                                     uint64_t entropy, int depth, bool* varies, Trace* tr) const {
+                                     uint64_t entropy, int depth, bool* varies, Trace* tr,
+                                     bool fail_open) const {
   const CompiledMember& m = s.members[mi];
   if (tr != nullptr && depth == 0) {
     tr->member = static_cast<int>(mi);
   }
   if (m.is_leaf) {
-    return leaf(s, m.leaf);
+    Selection out = leaf(s, m.leaf);
+    out.branch = fail_open ? m.branch_fail_open.c_str() : m.branch.c_str();
+    return out;
   }
   STEER_NOTE("alias to " + sets[m.target].key);
   if (depth >= kMaxDepth) {
@@ -214,7 +220,7 @@ Selection Table::Impl::select(uint32_t id, const Client& c, uint64_t entropy, in
     if (all_down(s, &out, tr, depth)) {
       return with_scope(out, scope);
     }
-    return with_scope(member_answer(s, chain[0], c, entropy, depth, varies, tr), scope);
+    return with_scope(member_answer(s, chain[0], c, entropy, depth, varies, tr, true), scope);
   };
   if (s.forced_down) {
     STEER_NOTE("record set forced down by an override");
@@ -224,15 +230,17 @@ Selection Table::Impl::select(uint32_t id, const Client& c, uint64_t entropy, in
       if (!s.any_healthy && all_down(s, &out, tr, depth)) {
         return out;
       }
-      return member_answer(s, 0, c, entropy, depth, varies, tr);
+      return member_answer(s, 0, c, entropy, depth, varies, tr, !s.any_healthy);
     }
     case Policy::kFailover: {
       int tier = s.active_tier > 0 && !s.forced_down ? s.active_tier : s.first_healthy_tier;
+      bool fail_open = false;
       if (tier == 0) {
         if (all_down(s, &out, tr, depth)) {
           return out;
         }
         tier = 1;
+        fail_open = true;
       } else if (s.active_tier > 0) {
         STEER_NOTE("tier " + std::to_string(tier) + " set by failover orchestration");
       } else {
@@ -250,7 +258,7 @@ Selection Table::Impl::select(uint32_t id, const Client& c, uint64_t entropy, in
         tr->tier = tier;
       }
       return member_answer(s, s.tier_member[static_cast<size_t>(tier - 1)], c, entropy, depth,
-                           varies, tr);
+                           varies, tr, fail_open);
     }
     case Policy::kWeighted: {
       if (s.wcand.empty() || (s.weighted_all_down && s.all_down != AllDown::kFailOpen)) {
@@ -299,7 +307,9 @@ Selection Table::Impl::select(uint32_t id, const Client& c, uint64_t entropy, in
       }
       STEER_NOTE("picked member " + std::to_string(s.wcand[pick]) + " of " +
                  std::to_string(s.wcand.size()) + " candidates");
-      return with_scope(member_answer(s, s.wcand[pick], c, entropy, depth, varies, tr), scope);
+      return with_scope(
+          member_answer(s, s.wcand[pick], c, entropy, depth, varies, tr, s.weighted_all_down),
+          scope);
     }
     case Policy::kLatency: {
       size_t entry = s.latency_order.size() - 1;
@@ -326,7 +336,8 @@ Selection Table::Impl::select(uint32_t id, const Client& c, uint64_t entropy, in
       if (all_down(s, &out, tr, depth)) {
         return out;
       }
-      return with_scope(member_answer(s, order.front(), c, entropy, depth, varies, tr), scope);
+      return with_scope(member_answer(s, order.front(), c, entropy, depth, varies, tr, true),
+                        scope);
     }
     case Policy::kGeo: {
       *varies = true;
@@ -424,7 +435,9 @@ Selection Table::Impl::select(uint32_t id, const Client& c, uint64_t entropy, in
       if (s.multi_all_down && all_down(s, &out, tr, depth)) {
         return out;
       }
-      return leaf(s, s.multi);
+      Selection m = leaf(s, s.multi);
+      m.branch = s.branch_multi.c_str();
+      return m;
     }
   }
   out.outcome = Selection::Outcome::kServfail;
@@ -624,6 +637,22 @@ class Compiler {
     for (const CompiledMember& cm : s.members) {
       s.any_healthy = s.any_healthy || cm.healthy;
     }
+    // The query log's branch texts, laid out once here (the query path only passes pointers).
+    for (size_t i = 0; i < rs.members.size(); ++i) {
+      const Member& m = rs.members[i];
+      std::string& b = s.members[i].branch;
+      b = policy_name(rs.policy);
+      if (rs.policy == Policy::kFailover) {
+        b += " tier " + std::to_string(m.tier);
+      }
+      b += " " + m.set_id;
+      if (rs.policy == Policy::kLatency && !m.region.empty()) {
+        b += " region " + m.region;
+      }
+      s.members[i].branch_fail_open = "all_down fail_open " + b;
+    }
+    s.branch_all_down = std::string("all_down ") + all_down_name(rs.on_all_down);
+    s.branch_multi = "multivalue";
 
     switch (rs.policy) {
       case Policy::kSimple:
@@ -753,6 +782,7 @@ class Compiler {
         }
         if (vals.empty()) {
           s.multi_all_down = true;
+          s.branch_multi = "all_down fail_open multivalue";
           for (const Member& m : rs.members) {
             vals.push_back(m.rdata.front());
           }

@@ -41,6 +41,9 @@ struct Selection {
   uint16_t count = 0;
   uint32_t ttl = 0;
   uint8_t scope = 0;  // ECS scope prefix: what the decision depended on; 0 = nobody
+  // Which branch produced it ("failover tier 2 secondary", "all_down static"), for the query
+  // log: text laid out when the table was compiled, valid while the table lives.
+  const char* branch = nullptr;
 };
 
 // What dr/ decides on top of health, per record set (by RecordSet::key()). Absent = follow

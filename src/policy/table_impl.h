@@ -29,6 +29,10 @@ struct CompiledMember {
   double weight = 0;         // weighted: after drain
   uint64_t id_hash = 0;      // sticky rendezvous hashing
   double measured_rtt = -1;  // the check's last RTT (latency fallback)
+  // Selection::branch when this member answers, and when it answers because all are down
+  // (on_all_down: fail_open).
+  std::string branch;
+  std::string branch_fail_open;
 };
 
 // One geo location -> member (country "TW", subdivision "US-CA", continent "continent:EU").
@@ -48,6 +52,8 @@ struct CompiledSet {
   bool any_healthy = true;
   std::vector<CompiledMember> members;
   Blob static_blob;
+  std::string branch_all_down;  // on_all_down static / nodata / servfail
+  std::string branch_multi;     // multivalue (healthy members, or all of them: fail_open)
 
   // failover
   std::vector<uint32_t> tier_member;  // [tier - 1] -> member index
@@ -108,7 +114,7 @@ struct Table::Impl {
                    Trace* tr) const;
   Selection leaf(const CompiledSet& s, const Blob& b) const;
   Selection member_answer(const CompiledSet& s, uint32_t mi, const Client& c, uint64_t entropy,
-                          int depth, bool* varies, Trace* tr) const;
+                          int depth, bool* varies, Trace* tr, bool fail_open = false) const;
   // Selection for all-down handling other than fail_open; false for fail_open.
   bool all_down(const CompiledSet& s, Selection* out, Trace* tr, int depth) const;
 };

@@ -129,6 +129,8 @@ class Answerer {
   bool must_truncate() const { return must_tc_; }
   // ECS scope for the response: the most specific prefix any steering decision used.
   uint8_t scope() const { return scope_; }
+  // The steering branch behind the answer (Selection::branch), or null for zone data.
+  const char* branch() const { return branch_; }
 
  private:
   // Every rrset that is emitted goes through here: a steered one asks the steering table.
@@ -139,6 +141,9 @@ class Answerer {
       // Static data, or a steered rrset without a table: its fail-open fallback.
       d.p = z.rdata_ptr(rs);
       d.count = rs.count;
+      if (rs.steer != zone::kNone && branch_ == nullptr) {
+        branch_ = "no steering table: zone data";
+      }
       if (rs.count == 0) {
         d.outcome = policy::Selection::Outcome::kNodata;
       }
@@ -151,6 +156,9 @@ class Answerer {
     policy::Selection sel = cfg_.steering->select(rs.steer, pclient_, next_entropy());
     if (sel.scope > scope_) {
       scope_ = sel.scope;
+    }
+    if (branch_ == nullptr) {
+      branch_ = sel.branch;  // the first steered set decides what the query log names
     }
     d.outcome = sel.outcome;
     d.p = sel.data;
@@ -193,6 +201,7 @@ class Answerer {
   uint8_t scope_ = 0;
   bool have_client_ = false;
   policy::Client pclient_;
+  const char* branch_ = nullptr;
 };
 
 void Answerer::add_addresses(const Zone& z, const uint8_t* name, size_t len, bool required) {
@@ -593,6 +602,7 @@ size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t q
   rcode = a.run(*z);
   aa = a.aa() && rcode != dns::rcode::SERVFAIL;  // a SERVFAIL is no authoritative answer
   scope = a.scope();
+  inf.branch = a.branch();
   if (rcode == dns::rcode::SERVFAIL) {
     // A steered set answered SERVFAIL (all down): nothing else of the chain is sent.
     r.w().rewind(after_question);

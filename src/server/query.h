@@ -26,6 +26,9 @@ struct AnswerInfo {
   bool dropped = false;
   bool transfer = false;  // AXFR/IXFR over TCP: the transport streams it (see xfr.h)
   const zone::Zone* zone = nullptr;
+  // The steering branch that produced the answer ("failover tier 2 secondary"), null for zone
+  // data: text in the snapshot's steering table, valid while the snapshot is held.
+  const char* branch = nullptr;
 };
 
 inline constexpr size_t kMaxTcpMessage = 65535;

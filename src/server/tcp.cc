@@ -12,6 +12,7 @@
 #include "dns/message.h"
 #include "dns/name.h"
 #include "server/query.h"
+#include "server/query_log.h"
 #include "server/xfr.h"
 
 namespace steerdns::server {
@@ -44,6 +45,7 @@ struct TcpServer::Impl {
   int active = 0;
   TransportCounters counters;
   QueryMetrics metrics;  // written on the io thread only
+  obs::QueryLogRing* qlog = nullptr;  // the io thread is its producer
   std::thread thread;
   // Declared after everything connections touch: destroying the io_context destroys pending
   // handlers and with them the connections.
@@ -194,8 +196,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
     }
     AnswerInfo info;
     const auto t0 = Clock::now();
-    size_t n = answer_query(*cfg, msg, len, s_.scratch.data(), s_.scratch.size(),
-                            ClientInfo{peer(), Transport::kTcp}, &info);
+    const ClientInfo client{peer(), Transport::kTcp};
+    size_t n = answer_query(*cfg, msg, len, s_.scratch.data(), s_.scratch.size(), client, &info);
+    if (s_.qlog != nullptr && (n != 0 || info.transfer) && s_.qlog->sample()) {
+      log_query(*s_.qlog, client, msg, len, s_.scratch.data(), n, info);  // a transfer: no response
+    }
     if (info.transfer) {
       s_.metrics.count(info, Transport::kTcp);
       start_transfer(msg, len);
@@ -432,5 +437,9 @@ CounterTotals TcpServer::totals() const {
 }
 
 const QueryMetrics& TcpServer::metrics() const { return impl_->metrics; }
+
+void TcpServer::set_query_log(obs::QueryLog* log) {
+  impl_->qlog = log != nullptr ? log->add_ring() : nullptr;
+}
 
 }  // namespace steerdns::server

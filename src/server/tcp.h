@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "config/runtime.h"
+#include "obs/query_log.h"
 #include "core/result.h"
 #include "core/snapshot.h"
 #include "server/address.h"
@@ -29,6 +30,8 @@ class TcpServer {
 
   // Binds and listens; call before start().
   Status listen(const ListenAddr& addr);
+  // Before start(): log queries to `log` (one ring for the io thread).
+  void set_query_log(obs::QueryLog* log);
   // Runs the io_context on its own thread.
   void start();
   // Any thread: closes everything and joins the thread.

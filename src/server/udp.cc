@@ -15,6 +15,7 @@
 
 #include "core/thread_priority.h"
 #include "server/query.h"
+#include "server/query_log.h"
 
 namespace steerdns::server {
 namespace {
@@ -228,6 +229,9 @@ void UdpWorker::serve_socket(int fd, bool pktinfo, int recv_flags) {
       }
       truncated += info.truncated ? 1 : 0;
       metrics_.count(info, Transport::kUdp);
+      if (qlog_ != nullptr && qlog_->sample()) {
+        log_query(*qlog_, client, b.in[i], b.rx[i].msg_len, b.out[nout], len, info);
+      }
       b.tx_iov[nout] = {b.out[nout], len};
       msghdr& t = b.tx[nout].msg_hdr;
       t.msg_name = &b.src[i];
@@ -309,6 +313,9 @@ void UdpServer::start() {
     workers_.push_back(
         std::make_unique<UdpWorker>(config_, std::move(fds_[i]), std::move(pktinfo_[i]),
                                     *metrics_[i]));
+    if (qlog_ != nullptr) {
+      workers_.back()->set_query_log(qlog_->add_ring());
+    }
     fds_[i].clear();
   }
   for (auto& w : workers_) {

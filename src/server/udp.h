@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "config/runtime.h"
+#include "obs/query_log.h"
 #include "core/result.h"
 #include "core/snapshot.h"
 #include "server/address.h"
@@ -36,6 +37,8 @@ class UdpWorker {
   // Any thread: makes run() return soon.
   void stop();
   const TransportCounters& counters() const { return counters_; }
+  // Before run(): sampled queries go to this ring (null = no query log).
+  void set_query_log(obs::QueryLogRing* ring) { qlog_ = ring; }
 
  private:
   struct Buffers;
@@ -51,6 +54,7 @@ class UdpWorker {
   std::unique_ptr<Buffers> bufs_;
   TransportCounters counters_;
   QueryMetrics& metrics_;
+  obs::QueryLogRing* qlog_ = nullptr;
 };
 
 // N workers on their own threads.
@@ -60,6 +64,8 @@ class UdpServer {
   ~UdpServer();
   // Binds `threads` sockets per address; call before start().
   Status listen(const ListenAddr& addr);
+  // Before start(): log queries to `log` (one ring per worker).
+  void set_query_log(obs::QueryLog* log) { qlog_ = log; }
   void start();
   void stop();
   CounterTotals totals() const;
@@ -74,6 +80,7 @@ class UdpServer {
   std::vector<std::unique_ptr<QueryMetrics>> metrics_;
   std::vector<std::unique_ptr<UdpWorker>> workers_;
   std::vector<std::thread> running_;
+  obs::QueryLog* qlog_ = nullptr;
 };
 
 }  // namespace steerdns::server

@@ -61,6 +61,30 @@ CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     R"sql(
 CREATE INDEX changes_by_status ON changes (status, revision);
 )sql",
+    // 3: alerts and the durable notification outbox (alert/).
+    R"sql(
+CREATE TABLE alerts (
+  id TEXT PRIMARY KEY,
+  updated_ms INTEGER NOT NULL,
+  resolved INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  alert_id TEXT NOT NULL,
+  channel TEXT NOT NULL,
+  dedup_key TEXT NOT NULL UNIQUE,
+  payload TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  next_attempt_ms INTEGER NOT NULL,
+  done_ms INTEGER NOT NULL DEFAULT 0,
+  history TEXT NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_ms);
+CREATE INDEX outbox_by_alert ON outbox (alert_id, id);
+)sql",
 };
 constexpr int kLatestSchema = static_cast<int>(std::size(kMigrations));
 
@@ -965,6 +989,11 @@ Result<std::vector<Event>> SqliteStore::events(int64_t after_seq, size_t limit) 
 
 Status SqliteStore::put_state(const std::string& key, const nlohmann::json& value) {
   std::lock_guard lock(mu_);
+  return write_state(key, value, "put_state");
+}
+
+Status SqliteStore::write_state(const std::string& key, const nlohmann::json& value,
+                                const std::string& what) {
   auto p = prepare(
       "INSERT INTO state (key, value) VALUES (?1, ?2) "
       "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
@@ -974,7 +1003,7 @@ Status SqliteStore::put_state(const std::string& key, const nlohmann::json& valu
   Stmt st(*p);
   st.bind(1, key).bind(2, dump(value));
   if (st.step() != SQLITE_DONE) {
-    return sql_error("put_state " + in_quotes(key));
+    return sql_error(what + " " + in_quotes(key));
   }
   return OkStatus();
 }
@@ -999,6 +1028,259 @@ Result<std::optional<nlohmann::json>> SqliteStore::get_state(const std::string& 
     return error("get_state: " + j.error());
   }
   return std::optional<nlohmann::json>(std::move(*j));
+}
+
+// ---- alerts and the outbox ----
+
+Status SqliteStore::commit_alerts(const AlertCommit& c) {
+  std::lock_guard lock(mu_);
+  Txn txn(this);
+  if (auto st = txn.begin(true, "commit_alerts"); !st.ok()) {
+    return st;
+  }
+  int64_t newest = 0;
+  for (const auto& a : c.alerts) {
+    auto p = prepare(
+        "INSERT INTO alerts (id, updated_ms, resolved, body) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (id) DO UPDATE SET updated_ms = excluded.updated_ms, "
+        "resolved = excluded.resolved, body = excluded.body");
+    if (!p.ok()) {
+      return Error{p.error()};
+    }
+    int64_t updated = a.body.value("updated_ms", int64_t{0});
+    newest = std::max(newest, updated);
+    Stmt st(*p);
+    st.bind(1, a.id)
+        .bind(2, updated)
+        .bind(3, int64_t{a.body.value("state", std::string()) == "resolved"})
+        .bind(4, dump(a.body));
+    if (st.step() != SQLITE_DONE) {
+      return sql_error("commit_alerts: alert " + in_quotes(a.id));
+    }
+  }
+  for (const auto& o : c.enqueue) {
+    // A dedup key already queued (a step replayed after a crash) is not queued twice.
+    auto p = prepare(
+        "INSERT INTO outbox (alert_id, channel, dedup_key, payload, status, attempts, "
+        "created_ms, next_attempt_ms, done_ms, history) "
+        "VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?6, 0, '[]') "
+        "ON CONFLICT (dedup_key) DO NOTHING");
+    if (!p.ok()) {
+      return Error{p.error()};
+    }
+    newest = std::max(newest, o.created_ms);
+    Stmt st(*p);
+    st.bind(1, o.alert_id)
+        .bind(2, o.channel)
+        .bind(3, o.dedup_key)
+        .bind(4, dump(o.payload))
+        .bind(5, o.created_ms)
+        .bind(6, o.next_attempt_ms);
+    if (st.step() != SQLITE_DONE) {
+      return sql_error("commit_alerts: outbox " + in_quotes(o.dedup_key));
+    }
+  }
+  for (const auto& [key, value] : c.state) {
+    if (auto st = write_state(key, value, "commit_alerts: state"); !st) {
+      return st;
+    }
+  }
+  if (newest > 0) {
+    // Old history goes in the same transaction: the tables stay bounded without a janitor.
+    int64_t cutoff = newest - options_.retain_alerts_ms;
+    for (const char* sql : {"DELETE FROM alerts WHERE resolved = 1 AND updated_ms < ?1",
+                            "DELETE FROM outbox WHERE status != 'pending' AND done_ms < ?1"}) {
+      auto p = prepare(sql);
+      if (!p.ok()) {
+        return Error{p.error()};
+      }
+      Stmt st(*p);
+      st.bind(1, cutoff);
+      if (st.step() != SQLITE_DONE) {
+        return sql_error("commit_alerts: prune");
+      }
+    }
+  }
+  return txn.commit("commit_alerts");
+}
+
+Result<std::vector<AlertRow>> SqliteStore::alerts() {
+  std::lock_guard lock(mu_);
+  auto p = prepare("SELECT id, body FROM alerts ORDER BY rowid");
+  if (!p.ok()) {
+    return Error{p.error()};
+  }
+  Stmt st(*p);
+  std::vector<AlertRow> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    AlertRow a;
+    a.id = st.text(0);
+    auto j = parse_cell(st.text(1), "alerts.body of alert " + in_quotes(a.id));
+    if (!j.ok()) {
+      return error("alerts: " + j.error());
+    }
+    a.body = std::move(*j);
+    out.push_back(std::move(a));
+  }
+  if (rc != SQLITE_DONE) {
+    return sql_error("alerts");
+  }
+  return out;
+}
+
+Result<std::vector<OutboxRow>> SqliteStore::read_outbox(sqlite3_stmt* s, const char* what) {
+  Stmt st(s);  // bound by the caller; reset here
+  std::vector<OutboxRow> out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    OutboxRow o;
+    o.id = st.i64(0);
+    o.alert_id = st.text(1);
+    o.channel = st.text(2);
+    o.dedup_key = st.text(3);
+    auto payload = parse_cell(st.text(4), "outbox.payload of row " + std::to_string(o.id));
+    if (!payload.ok()) {
+      return error(std::string(what) + ": " + payload.error());
+    }
+    o.payload = std::move(*payload);
+    o.status = st.text(5);
+    o.attempts = st.i64(6);
+    o.created_ms = st.i64(7);
+    o.next_attempt_ms = st.i64(8);
+    o.done_ms = st.i64(9);
+    auto history = parse_cell(st.text(10), "outbox.history of row " + std::to_string(o.id));
+    if (!history.ok()) {
+      return error(std::string(what) + ": " + history.error());
+    }
+    o.history = std::move(*history);
+    out.push_back(std::move(o));
+  }
+  if (rc != SQLITE_DONE) {
+    return sql_error(what);
+  }
+  return out;
+}
+
+#define STEERDNS_OUTBOX_COLUMNS                                                         \
+  "id, alert_id, channel, dedup_key, payload, status, attempts, created_ms, next_attempt_ms, " \
+  "done_ms, history"
+
+Result<std::vector<OutboxRow>> SqliteStore::outbox_due(int64_t now_ms, size_t limit) {
+  std::lock_guard lock(mu_);
+  auto p = prepare("SELECT " STEERDNS_OUTBOX_COLUMNS
+                   " FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ?1 "
+                   "ORDER BY id LIMIT ?2");
+  if (!p.ok()) {
+    return Error{p.error()};
+  }
+  sqlite3_bind_int64(*p, 1, now_ms);
+  sqlite3_bind_int64(*p, 2, clamp_limit(limit));
+  return read_outbox(*p, "outbox_due");
+}
+
+Result<std::vector<OutboxRow>> SqliteStore::outbox(size_t limit, const std::string& alert_id) {
+  std::lock_guard lock(mu_);
+  auto p = alert_id.empty()
+               ? prepare("SELECT " STEERDNS_OUTBOX_COLUMNS " FROM outbox ORDER BY id DESC LIMIT ?1")
+               : prepare("SELECT " STEERDNS_OUTBOX_COLUMNS
+                         " FROM outbox WHERE alert_id = ?2 ORDER BY id DESC LIMIT ?1");
+  if (!p.ok()) {
+    return Error{p.error()};
+  }
+  sqlite3_bind_int64(*p, 1, clamp_limit(limit));
+  if (!alert_id.empty()) {
+    sqlite3_bind_text(*p, 2, alert_id.data(), static_cast<int>(alert_id.size()), SQLITE_TRANSIENT);
+  }
+  return read_outbox(*p, "outbox");
+}
+
+#undef STEERDNS_OUTBOX_COLUMNS
+
+Status SqliteStore::outbox_attempt(int64_t id, const std::string& status,
+                                   int64_t next_attempt_ms, const nlohmann::json& attempt,
+                                   int64_t time_ms) {
+  if (status != "pending" && status != "delivered" && status != "dead") {
+    return error("outbox_attempt: status " + in_quotes(status) +
+                 " (expected pending, delivered or dead)");
+  }
+  std::lock_guard lock(mu_);
+  Txn txn(this);
+  if (auto st = txn.begin(true, "outbox_attempt"); !st.ok()) {
+    return st;
+  }
+  auto p = prepare("SELECT history FROM outbox WHERE id = ?1");
+  if (!p.ok()) {
+    return Error{p.error()};
+  }
+  nlohmann::json history;
+  {
+    Stmt st(*p);
+    st.bind(1, id);
+    int rc = st.step();
+    if (rc == SQLITE_DONE) {
+      return error("outbox_attempt: no outbox row " + std::to_string(id));
+    }
+    if (rc != SQLITE_ROW) {
+      return sql_error("outbox_attempt: read row " + std::to_string(id));
+    }
+    auto j = parse_cell(st.text(0), "outbox.history of row " + std::to_string(id));
+    if (!j.ok() || !j->is_array()) {
+      history = nlohmann::json::array();  // a damaged history must not block delivery
+    } else {
+      history = std::move(*j);
+    }
+  }
+  history.push_back(attempt);
+  constexpr size_t kMaxHistory = 50;  // a row retried for days keeps its last attempts
+  if (history.size() > kMaxHistory) {
+    history.erase(history.begin(), history.end() - kMaxHistory);
+  }
+  auto u = prepare(
+      "UPDATE outbox SET status = ?2, attempts = attempts + 1, next_attempt_ms = ?3, "
+      "done_ms = ?4, history = ?5 WHERE id = ?1");
+  if (!u.ok()) {
+    return Error{u.error()};
+  }
+  {
+    Stmt st(*u);
+    st.bind(1, id)
+        .bind(2, status)
+        .bind(3, next_attempt_ms)
+        .bind(4, status == "pending" ? int64_t{0} : time_ms)
+        .bind(5, dump(history));
+    if (st.step() != SQLITE_DONE) {
+      return sql_error("outbox_attempt: update row " + std::to_string(id));
+    }
+  }
+  return txn.commit("outbox_attempt");
+}
+
+Result<OutboxStats> SqliteStore::outbox_stats() {
+  std::lock_guard lock(mu_);
+  auto p = prepare(
+      "SELECT status, COUNT(*), MIN(created_ms) FROM outbox GROUP BY status");
+  if (!p.ok()) {
+    return Error{p.error()};
+  }
+  Stmt st(*p);
+  OutboxStats out;
+  int rc;
+  while ((rc = st.step()) == SQLITE_ROW) {
+    std::string status = st.text(0);
+    if (status == "pending") {
+      out.pending = st.i64(1);
+      out.oldest_pending_ms = st.i64(2);
+    } else if (status == "delivered") {
+      out.delivered = st.i64(1);
+    } else if (status == "dead") {
+      out.dead = st.i64(1);
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    return sql_error("outbox_stats");
+  }
+  return out;
 }
 
 }  // namespace steerdns::store

@@ -29,6 +29,8 @@ namespace steerdns::store {
 struct SqliteOptions {
   // Events kept: older ones are pruned on append.
   size_t retain_events = 100000;
+  // Delivered / dead outbox rows and resolved alerts kept this long (pruned on write).
+  int64_t retain_alerts_ms = 30LL * 86400 * 1000;
   // Test hook: migrate only up to this schema version (0 = the latest this binary knows).
   int max_schema_version = 0;
 };
@@ -62,6 +64,13 @@ class SqliteStore final : public Store {
   Result<std::vector<Event>> last_events(size_t n) override;
   Status put_state(const std::string& key, const nlohmann::json& value) override;
   Result<std::optional<nlohmann::json>> get_state(const std::string& key) override;
+  Status commit_alerts(const AlertCommit& c) override;
+  Result<std::vector<AlertRow>> alerts() override;
+  Result<std::vector<OutboxRow>> outbox_due(int64_t now_ms, size_t limit) override;
+  Status outbox_attempt(int64_t id, const std::string& status, int64_t next_attempt_ms,
+                        const nlohmann::json& attempt, int64_t time_ms) override;
+  Result<std::vector<OutboxRow>> outbox(size_t limit, const std::string& alert_id) override;
+  Result<OutboxStats> outbox_stats() override;
   int schema_version() const override { return schema_version_; }
 
  private:
@@ -81,10 +90,13 @@ class SqliteStore final : public Store {
   // The writes of one commit on top of `revision`, inside the caller's transaction.
   Status apply_commit(const Commit& c, int64_t revision);
   Result<int64_t> read_revision(const std::string& what);
+  // Upserts one state document; the caller holds mu_ (and may be inside a transaction).
+  Status write_state(const std::string& key, const nlohmann::json& value, const std::string& what);
   Result<int64_t> insert_event(int64_t time_ms, const nlohmann::json& body);
   Status prune_events(int64_t newest_seq);
   Result<std::vector<Event>> read_events(sqlite3_stmt* s, const char* what);
   Result<std::vector<ChangeRow>> read_changes(sqlite3_stmt* s);
+  Result<std::vector<OutboxRow>> read_outbox(sqlite3_stmt* s, const char* what);
 
   const std::string path_;
   sqlite3* db_;

@@ -103,6 +103,43 @@ struct Event {
   nlohmann::json body;  // {"type", ...}: the orchestrator's and control plane's events
 };
 
+// Alerting (alert/): alerts and the durable notification outbox. The bodies are alert/'s; the
+// store keeps them whole. Outbox rows are written before anything is sent and change status
+// only through outbox_attempt(), so a notification survives a crash between write and send.
+struct AlertRow {
+  std::string id;
+  nlohmann::json body;
+};
+
+struct OutboxRow {
+  int64_t id = 0;  // assigned by the store, increasing
+  std::string alert_id;
+  std::string channel;
+  std::string dedup_key;      // unique: enqueueing a key that exists is a no-op
+  nlohmann::json payload;     // what the channel sends (alert/ renders it)
+  std::string status = "pending";  // "pending" | "delivered" | "dead"
+  int64_t attempts = 0;
+  int64_t created_ms = 0;
+  int64_t next_attempt_ms = 0;  // pending: not before this
+  int64_t done_ms = 0;          // delivered / dead: when
+  nlohmann::json history = nlohmann::json::array();  // [{time_ms, ok, detail}], newest last
+};
+
+struct OutboxStats {
+  int64_t pending = 0;
+  int64_t dead = 0;
+  int64_t delivered = 0;
+  int64_t oldest_pending_ms = 0;  // created_ms of the oldest pending row; 0 = none
+};
+
+// One alerting step, written in one transaction: alerts upserted, notifications enqueued and
+// state documents (the event cursor) put together, so a restart neither repeats nor loses one.
+struct AlertCommit {
+  std::vector<AlertRow> alerts;
+  std::vector<OutboxRow> enqueue;
+  std::vector<std::pair<std::string, nlohmann::json>> state;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -175,6 +212,20 @@ class Store {
   // each put durable on return.
   virtual Status put_state(const std::string& key, const nlohmann::json& value) = 0;
   virtual Result<std::optional<nlohmann::json>> get_state(const std::string& key) = 0;
+
+  // Alerts and the outbox (see AlertRow / OutboxRow).
+  virtual Status commit_alerts(const AlertCommit& c) = 0;
+  // Every alert kept (resolved ones are pruned after `retain_resolved_ms`), oldest first.
+  virtual Result<std::vector<AlertRow>> alerts() = 0;
+  // Pending rows due at `now_ms`, oldest first.
+  virtual Result<std::vector<OutboxRow>> outbox_due(int64_t now_ms, size_t limit) = 0;
+  // Records one delivery attempt of row `id`: status becomes `status` ("pending" with the next
+  // attempt time, "delivered" or "dead"), `attempt` is appended to its history.
+  virtual Status outbox_attempt(int64_t id, const std::string& status, int64_t next_attempt_ms,
+                                const nlohmann::json& attempt, int64_t time_ms) = 0;
+  // Newest first; `alert_id` non-empty: only that alert's rows.
+  virtual Result<std::vector<OutboxRow>> outbox(size_t limit, const std::string& alert_id) = 0;
+  virtual Result<OutboxStats> outbox_stats() = 0;
 
   // Schema version of the open database (migrations are numbered from 1).
   virtual int schema_version() const = 0;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -242,11 +243,19 @@ TEST_F(NativeApiTest, ZoneCreateWithJustANameGetsRoute53Defaults) {
     EXPECT_EQ(xs["soa"][k], v) << k;
   }
   EXPECT_EQ(xs["ttl"], 172800);
-  {
-    std::lock_guard lk(mu_);  // it compiled and was published
-    ASSERT_TRUE(last_published_);
-    EXPECT_EQ(last_published_->runtime->zones().size(), 1u);
+  // It compiled and was published: the reply comes once the batch is committed, the publish
+  // follows on the applier thread (poll with a deadline; CI saw the reply win the race).
+  size_t published = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(5))) {
+    std::lock_guard lk(mu_);
+    published = last_published_ ? last_published_->runtime->zones().size() : 0;
+    if (published == 1) {
+      break;
+    }
   }
+  EXPECT_EQ(published, 1u);
 
   // The next zone gets the fleet's name servers; its own hostmaster.
   auto y = call(http::verb::post, "/v1/zones", R"({"name": "Y.test"})");

@@ -1239,3 +1239,61 @@ TEST(CatalogTouched, CommitOpsAndCopyTouchedMatchTheWholeCatalogVersions) {
 
 }  // namespace
 }  // namespace steerdns::config
+
+namespace steerdns::config {
+namespace {
+
+// alerts: and slo: travel in the catalog's settings (file, JSON API and apply alike) and
+// compile into the loaded config; a bad route in settings is refused by name.
+TEST(CatalogAlerts, AlertsAndSloRideInSettings) {
+  TempDir dir;
+  std::string path = dir.write("a.yaml", R"(zones:
+  - name: example.test.
+    soa: { mname: ns1.example.test., rname: h.example.test. }
+    ns: [ns1.example.test.]
+    records:
+      - { name: ns1, type: A, values: [127.0.0.1] }
+      - name: app
+        type: A
+        policy: failover
+        members:
+          - { set_id: p, role: primary, values: [192.0.2.1], health_check: p }
+          - { set_id: s, role: secondary, values: [192.0.2.2], health_check: s }
+health_checks:
+  - { id: p, type: external }
+  - { id: s, type: external }
+alerts:
+  routes: [{ events: [failover], severity: emergency }]
+  severities: { emergency: { channels: [hook], repeat: 5m } }
+  channels: { hook: { type: webhook, url: "http://127.0.0.1:9/x" } }
+slo:
+  app.example.test: { objective: 99.95, alert_below: 99 }
+)");
+  ServerSettings server;
+  auto cat = from_config_file(path, &server);
+  ASSERT_TRUE(cat) << cat.error();
+  ASSERT_TRUE(cat->settings.contains("alerts"));
+  auto lc = compile(*cat, server);
+  ASSERT_TRUE(lc) << lc.error();
+  ASSERT_EQ(lc->alerts.routes.size(), 1u);
+  EXPECT_EQ(lc->alerts.severities[3].repeat_ms, 300'000);
+  EXPECT_EQ(lc->slo.for_name("app.example.test.").objective, 99.95);
+
+  Catalog bad = *cat;
+  bad.settings["alerts"]["routes"][0]["events"] = json::array({"failovr"});
+  auto e = compile(bad, server);
+  ASSERT_FALSE(e);
+  EXPECT_NE(e.error().find("unknown event 'failovr' (did you mean 'failover'?)"), std::string::npos)
+      << e.error();
+  Catalog bad_name = *cat;
+  bad_name.settings["slo"] = {{"ap.example.test", {{"objective", "99"}}}};
+  auto e2 = compile(bad_name, server);
+  ASSERT_FALSE(e2);
+  EXPECT_NE(e2.error().find("no steered record set has this name (did you mean "
+                            "'app.example.test.'?)"),
+            std::string::npos)
+      << e2.error();
+}
+
+}  // namespace
+}  // namespace steerdns::config

@@ -182,16 +182,19 @@ TEST(ConfigHealth, BadServerKeys) {
   }
 }
 
-// Sections of later issues stay refused even beside a valid health section.
-TEST(ConfigHealth, LaterSectionsStillRefused) {
+// Alerts beside a valid health section load into the config.
+TEST(ConfigHealth, AlertsSectionLoads) {
   TempDir d;
   std::string yaml = std::string(kZones) +
                      "health_checks:\n  - { id: a, url: \"http://127.0.0.1/\" }\n"
-                     "alerts:\n  routes: []\n";
+                     "alerts:\n  routes:\n    - { events: [check_unhealthy], severity: warning }\n"
+                     "  severities:\n    warning: { channels: [hook], repeat: 1h }\n"
+                     "  channels:\n    hook: { type: webhook, url: \"http://127.0.0.1:9/x\" }\n";
   auto c = load_config_file(d.write("t.yaml", yaml));
-  ASSERT_FALSE(c.ok());
-  EXPECT_NE(c.error().find("section 'alerts' is not supported yet"), std::string::npos)
-      << c.error();
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_EQ(c->alerts.routes.size(), 1u);
+  EXPECT_EQ(c->alerts.severities[1].repeat_ms, 3'600'000);
+  EXPECT_EQ(c->alerts.channels.at("hook").url, "http://127.0.0.1:9/x");
 }
 
 }  // namespace
