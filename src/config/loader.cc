@@ -474,7 +474,8 @@ Status Loader::health_checks(const Entry& e, LoadedConfig& out) const {
 Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
   auto f = fields(se.value, "server",
                   {"listen", "udp_threads", "tcp_max_clients", "tcp_idle_timeout", "tcp_io_timeout",
-                   "control_socket", "max_udp_payload", "chaos", "xfr_allow", "api_listen", "store",
+                   "control_socket", "max_udp_payload", "chaos", "xfr_allow", "notify",
+                   "ixfr_journal_versions", "api_listen", "store",
                    "health_state_file", "checker_id", "api_tokens", "route53_keys", "api_tls",
                    "api_threads", "query_log"});
   if (!f) {
@@ -545,6 +546,23 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
         }
         rc.xfr_allow.push_back(*c);
       }
+    } else if (e.key == "notify") {
+      auto l = str_list(e);
+      if (!l) {
+        return Error{l.error()};
+      }
+      for (const auto& [text, node] : *l) {
+        if (auto st = check_listen_address(text); !st) {
+          return err(node, "notify: " + st.error());
+        }
+        s.notify.push_back(text);
+      }
+    } else if (e.key == "ixfr_journal_versions") {
+      auto v = integer(e, 1, 100000);
+      if (!v) {
+        return Error{v.error()};
+      }
+      s.ixfr_journal_versions = static_cast<uint32_t>(*v);
     } else if (e.key == "api_listen") {
       auto v = str(e);
       if (!v) {

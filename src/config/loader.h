@@ -65,6 +65,11 @@ struct ServerSettings {
   Chaos chaos = Chaos::defaults();
   uint16_t max_udp_payload = 1232;
   std::vector<Cidr> xfr_allow;
+  // `notify:` secondaries (ADDR:PORT) sent a NOTIFY on every served serial change
+  // (docs/zone-transfer.md); startup-only.
+  std::vector<std::string> notify;
+  // IXFR journal steps kept per zone (docs/zone-transfer.md); startup-only.
+  uint32_t ixfr_journal_versions = 100;
 };
 
 struct LoadedConfig {

@@ -144,6 +144,9 @@ int run(int argc, char** argv) {
   serve->add_option("--axfr-allow", so.axfr_allow,
                     "Address or prefix allowed to AXFR/IXFR, e.g. 127.0.0.1 or 10.0.0.0/8 "
                     "(repeatable; default nobody)");
+  serve->add_option("--notify", so.notify,
+                    "Secondary sent a NOTIFY on every serial change, ADDR:PORT (repeatable; adds "
+                    "to server.notify)");
   auto* control_opt = serve->add_option(
       "--control", so.control,
       "UNIX socket for `steerdns reload` and `steerdns health` (default: none with --zone, the "

@@ -36,7 +36,9 @@
 #include "obs/metrics.h"
 #include "obs/query_log.h"
 #include "server/address.h"
+#include "server/journal.h"
 #include "server/metrics.h"
+#include "server/notify.h"
 #include "server/tcp.h"
 #include "server/udp.h"
 
@@ -102,6 +104,9 @@ class Daemon {
   std::unique_ptr<local::acceptor> control_;
   std::string control_path_;
   HealthService health_;
+  // Served serials, the IXFR journal and NOTIFY: before steering_, which publishes through them.
+  server::Notifier notifier_;
+  server::ZoneTransfers transfers_;
   // After health_ (it reads the engine's view) and snapshot_ (it publishes every config).
   SteeringService steering_{snapshot_, RealClock::instance()};
   std::unique_ptr<control::Plane> plane_;  // after steering_: stopped before it
@@ -129,6 +134,7 @@ void Daemon::stop_services() {
     plane_->stop();  // before steering and health, which its publishes call into
   }
   steering_.stop();  // before the health engine whose view it reads
+  notifier_.stop();
   health_.stop();
   metric_handles_.clear();
 }
@@ -417,9 +423,10 @@ Result<std::string> Daemon::reload() {
                          insync ? "INSYNC" : "PENDING");
   }
   // Zones first: what scripts that reload and check the serial read.
-  auto served = plane_->served();
+  // The published config: its serials are the served ones (docs/zone-transfer.md).
+  auto served = snapshot_.load();
   std::string msg = fmt::format("{}; {} health checks in {:.1f} ms; {}",
-                                served ? describe_zones(*served->runtime) : "no zones",
+                                served ? describe_zones(*served) : "no zones",
                                 health_.check_count(), ms_since(t0), change);
   spdlog::info("reloaded: {}", msg);
   return msg;
@@ -556,6 +563,26 @@ int Daemon::run() {
     auto state = state_store_over(plane_->store());
     health_.set_state_store(state);
     steering_.set_state_store(state);
+    transfers_.set_state_store(state);
+  }
+  {
+    std::vector<std::string> targets = settings_.notify;
+    targets.insert(targets.end(), opts_.notify.begin(), opts_.notify.end());
+    if (auto st = notifier_.set_targets(targets); !st) {
+      spdlog::error("{}", st.error());
+      return 1;
+    }
+    server::JournalLimits limits;
+    limits.max_versions = settings_.ixfr_journal_versions;
+    transfers_.set_limits(limits);
+    transfers_.on_serial_change(
+        [this](const dns::Name& zone, uint32_t serial) { notifier_.notify(zone, serial); });
+    steering_.set_publish_filter([this](std::shared_ptr<const config::RuntimeConfig> rc) {
+      return transfers_.prepare(std::move(rc));
+    });
+    notifier_.start();
+    metric_handles_.push_back(
+        metrics_.add([this](obs::Families& out) { notifier_.collect(out); }));
   }
   std::string author = opts_.config_file.empty() ? "--zone" : "config:" + opts_.config_file;
   auto prev = plane_->store().get_state("config-file");
@@ -595,6 +622,7 @@ int Daemon::run() {
 
   server::UdpServer udp(snapshot_, threads);
   server::TcpServer tcp(snapshot_, tcp_opts);
+  tcp.set_journal(&transfers_);
   // Registered here, with udp and tcp: the handle goes (waiting out a scrape) before they do.
   server::ZoneNames zone_names;
   std::shared_ptr<void> dns_metrics = metrics_.add([&](obs::Families& out) {

@@ -16,6 +16,8 @@ struct ServeOptions {
   std::string config_file;
   int threads = 0;  // 0 = from the config, else one per core
   std::vector<std::string> axfr_allow;
+  // --notify ADDR:PORT (repeatable): added to the config's server.notify.
+  std::vector<std::string> notify;
   bool control_set = false;  // --control given (possibly empty = none)
   std::string control;
   std::string pid_file;

@@ -421,9 +421,9 @@ void SteeringService::process_locked(const char* why) {
     }
     auto rc = std::make_shared<config::RuntimeConfig>(*base_);
     rc->steering = std::move(*table);
-    snapshot_.publish(std::move(rc));
+    snapshot_.publish(filter_ ? filter_(std::move(rc)) : std::move(rc));
   } else {
-    snapshot_.publish(base_);
+    snapshot_.publish(filter_ ? filter_(base_) : base_);
   }
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

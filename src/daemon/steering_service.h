@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -50,6 +51,11 @@ class SteeringService {
   // Before start(): keep the orchestrator's state (key "steering") and the event log in
   // `store` (the daemon's durable store) instead of files beside the health state file.
   void set_state_store(std::shared_ptr<StateStore> store) { state_store_ = std::move(store); }
+  // Before start(): every config passes through `f` right before it is published (under our
+  // lock, so one at a time): zone transfer gives zones their served serials there.
+  using PublishFilter = std::function<std::shared_ptr<const config::RuntimeConfig>(
+      std::shared_ptr<const config::RuntimeConfig>)>;
+  void set_publish_filter(PublishFilter f) { filter_ = std::move(f); }
   // Startup, after the health engine is configured: restores the persisted state, publishes
   // loaded.runtime with its table and starts the thread. `view` may be null (no checks).
   // Errors only for an event log or state file that cannot be opened at all.
@@ -130,6 +136,7 @@ class SteeringService {
   std::string last_saved_;
   std::unique_ptr<dr::EventLog> log_;
   std::shared_ptr<StateStore> state_store_;  // set: state and events go here, not to files
+  PublishFilter filter_;
   std::thread thread_;
 
   mutable std::mutex ev_mu_;        // the two below; never held while calling out

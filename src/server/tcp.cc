@@ -11,6 +11,8 @@
 
 #include "dns/message.h"
 #include "dns/name.h"
+#include "dns/rrtype.h"
+#include "server/journal.h"
 #include "server/query.h"
 #include "server/query_log.h"
 #include "server/xfr.h"
@@ -46,6 +48,7 @@ struct TcpServer::Impl {
   TransportCounters counters;
   QueryMetrics metrics;  // written on the io thread only
   obs::QueryLogRing* qlog = nullptr;  // the io thread is its producer
+  const ZoneTransfers* journal = nullptr;  // IXFR's steps
   std::thread thread;
   // Declared after everything connections touch: destroying the io_context destroys pending
   // handlers and with them the connections.
@@ -248,6 +251,25 @@ class Conn : public std::enable_shared_from_this<Conn> {
     s_.counters.transfers.add();
     xfr_zone_ = z;
     xfr_cfg_ = std::move(cfg);
+    uint32_t client = 0;
+    if (q.qtype == dns::rrtype::IXFR && s_.journal != nullptr &&
+        ixfr_query_serial(msg, len, &client)) {
+      // RFC 1995: up to date (or newer) -> our SOA alone; in the journal -> the steps; else a
+      // full transfer.
+      const uint32_t ours = z->serial();
+      std::vector<std::shared_ptr<const Delta>> steps;
+      if (client != ours && !serial_gt(client, ours)) {
+        steps = s_.journal->chain(z->origin(), client, ours);
+      }
+      if (client == ours || serial_gt(client, ours) || !steps.empty()) {
+        spdlog::info("transfer of {}: IXFR from serial {} to {}: {}", z->origin().to_text(),
+                     client, ours,
+                     steps.empty() ? std::string("up to date")
+                                   : fmt::format("{} journal steps", steps.size()));
+        xfr_ = std::make_unique<IxfrStream>(msg, len, soa_record(*z, ours), std::move(steps));
+        return;
+      }
+    }
     xfr_ = std::make_unique<AxfrStream>(*z, msg, len, kMaxTcpMessage, xfr_cfg_->steering.get());
   }
 
@@ -351,7 +373,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   bool partial_ = false;  // the buffer ends in an incomplete message
   Clock::time_point msg_start_{}, last_activity_{}, write_start_{};
   Clock::time_point armed_for_ = Clock::time_point::max();  // expiry of the pending wait
-  std::unique_ptr<AxfrStream> xfr_;
+  std::unique_ptr<XfrSource> xfr_;
   std::shared_ptr<const config::RuntimeConfig> xfr_cfg_;
   const zone::Zone* xfr_zone_ = nullptr;
 };
@@ -437,6 +459,8 @@ CounterTotals TcpServer::totals() const {
 }
 
 const QueryMetrics& TcpServer::metrics() const { return impl_->metrics; }
+
+void TcpServer::set_journal(const ZoneTransfers* journal) { impl_->journal = journal; }
 
 void TcpServer::set_query_log(obs::QueryLog* log) {
   impl_->qlog = log != nullptr ? log->add_ring() : nullptr;

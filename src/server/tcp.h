@@ -15,6 +15,8 @@
 
 namespace steerdns::server {
 
+class ZoneTransfers;  // server/journal.h
+
 struct TcpOptions {
   int max_clients = 1024;
   int idle_timeout_ms = 10000;
@@ -30,6 +32,8 @@ class TcpServer {
 
   // Binds and listens; call before start().
   Status listen(const ListenAddr& addr);
+  // Before start(): answer IXFR from `journal` (else IXFR gets a full transfer). It outlives us.
+  void set_journal(const ZoneTransfers* journal);
   // Before start(): log queries to `log` (one ring for the io thread).
   void set_query_log(obs::QueryLog* log);
   // Runs the io_context on its own thread.

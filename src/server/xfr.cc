@@ -177,6 +177,151 @@ size_t AxfrStream::next(uint8_t* out, size_t cap) {
   return w.pos();
 }
 
+IxfrStream::IxfrStream(const uint8_t* q, size_t qlen, XfrRecord current_soa,
+                       std::vector<std::shared_ptr<const Delta>> chain, size_t max_msg)
+    : soa_(std::move(current_soa)), chain_(std::move(chain)),
+      max_msg_(std::min(max_msg, kMaxTcpMessage)) {
+  dns::Query query;
+  if (dns::parse_query(q, qlen, query) == dns::ParseResult::kOk && query.has_question) {
+    id_ = query.id;
+    flags_ = query.flags;
+    edns_ = query.edns.present;
+    do_bit_ = query.edns.do_bit;
+    question_.assign(q + query.qname_off, q + query.question_end);
+  }
+  seq_.push_back(&soa_);
+  for (const auto& d : chain_) {
+    seq_.push_back(&d->old_soa);
+    for (const auto& r : d->removed) {
+      seq_.push_back(&r);
+    }
+    seq_.push_back(&d->new_soa);
+    for (const auto& r : d->added) {
+      seq_.push_back(&r);
+    }
+  }
+  if (!chain_.empty()) {
+    seq_.push_back(&soa_);
+  }
+}
+
+size_t IxfrStream::next(uint8_t* out, size_t cap) {
+  if (done_) {
+    return 0;
+  }
+  const bool first = messages_ == 0;
+  const size_t size = std::min(cap, max_msg_);
+  dns::WireWriter w(out, size);
+  dns::Compressor comp;
+  uint16_t flags = static_cast<uint16_t>(dns::flag::QR | dns::flag::AA | (flags_ & 0x7800) |
+                                         (flags_ & dns::flag::RD));
+  w.u16(id_);
+  w.u16(flags);
+  w.u16(first && !question_.empty() ? 1 : 0);
+  w.u16(0);
+  w.u16(0);
+  w.u16(0);
+  if (first) {
+    w.bytes(question_.data(), question_.size());
+  }
+  w.limit(size - (edns_ ? kOptLen : 0));
+  uint16_t an = 0;
+  while (at_ < seq_.size()) {
+    RecordView v = view_record(*seq_[at_]);
+    size_t mark = w.pos();
+    comp.write_name(w, v.owner, v.owner_len, true);
+    w.u16(v.type);
+    w.u16(dns::rrclass::IN);
+    w.u32(v.ttl);
+    dns::rdata_write(w, comp, v.type, v.rd, v.rdlen);
+    if (!w.ok()) {
+      w.rewind(mark);
+      break;
+    }
+    ++an;
+    ++at_;
+  }
+  if (an == 0 && at_ < seq_.size()) {
+    // One record larger than a whole message: cannot be transferred.
+    w.rewind(dns::kHeaderLen);
+    if (first) {
+      w.bytes(question_.data(), question_.size());
+    }
+    w.put_u16_at(2, static_cast<uint16_t>(flags | dns::rcode::SERVFAIL));
+    at_ = seq_.size();
+  }
+  done_ = at_ >= seq_.size();
+  w.put_u16_at(6, an);
+  if (edns_) {
+    w.limit(size);
+    write_opt(w, do_bit_);
+    w.put_u16_at(10, 1);
+  }
+  ++messages_;
+  records_ += an;
+  return w.pos();
+}
+
+namespace {
+
+// Skips a possibly compressed name; false if it runs off the message.
+bool skip_name(dns::WireReader& r) {
+  while (r.ok()) {
+    uint8_t l = r.u8();
+    if (l == 0) {
+      return r.ok();
+    }
+    if ((l & 0xC0) == 0xC0) {
+      r.u8();
+      return r.ok();
+    }
+    if ((l & 0xC0) != 0) {
+      return false;
+    }
+    r.skip(l);
+  }
+  return false;
+}
+
+}  // namespace
+
+bool ixfr_query_serial(const uint8_t* q, size_t qlen, uint32_t* serial) {
+  dns::Query query;
+  if (dns::parse_query(q, qlen, query) == dns::ParseResult::kDrop || !query.has_question ||
+      qlen < dns::kHeaderLen) {
+    return false;
+  }
+  const uint16_t an = static_cast<uint16_t>(q[6] << 8 | q[7]);
+  const uint16_t ns = static_cast<uint16_t>(q[8] << 8 | q[9]);
+  dns::WireReader r(q, qlen);
+  r.seek(query.question_end);
+  for (uint32_t i = 0; i < uint32_t{an} + ns; ++i) {
+    if (!skip_name(r)) {
+      return false;
+    }
+    uint16_t type = r.u16();
+    r.skip(6);  // class, ttl
+    uint16_t rdlen = r.u16();
+    if (!r.ok() || r.remaining() < rdlen) {
+      return false;
+    }
+    size_t end = r.pos() + rdlen;
+    if (i >= an && type == dns::rrtype::SOA) {
+      if (!skip_name(r) || !skip_name(r)) {
+        return false;
+      }
+      uint32_t s = r.u32();
+      if (!r.ok() || r.pos() > end) {
+        return false;
+      }
+      *serial = s;
+      return true;
+    }
+    r.seek(end);
+  }
+  return false;
+}
+
 std::vector<std::vector<uint8_t>> axfr_messages(const zone::Zone& z, const uint8_t* q, size_t qlen,
                                                 size_t max_msg, const policy::Table* steering) {
   std::vector<std::vector<uint8_t>> out;

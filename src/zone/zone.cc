@@ -39,6 +39,22 @@ Name Zone::name(const Node& n) const {
   return r ? *r : Name();
 }
 
+std::shared_ptr<const Zone> Zone::with_serial(uint32_t serial) const {
+  auto z = std::make_shared<Zone>(*this);
+  const RRset& soa = z->rrsets_[soa_rrset_];
+  uint8_t* rd = z->rdata_.data() + soa.data_off + 2;  // the one SOA rdata, past its length
+  size_t len = static_cast<size_t>(rd[-2] << 8 | rd[-1]);
+  size_t l1 = dns::wire_name_length(rd, len);
+  size_t l2 = dns::wire_name_length(rd + l1, len - l1);
+  uint8_t* nums = rd + l1 + l2;
+  nums[0] = static_cast<uint8_t>(serial >> 24);
+  nums[1] = static_cast<uint8_t>(serial >> 16);
+  nums[2] = static_cast<uint8_t>(serial >> 8);
+  nums[3] = static_cast<uint8_t>(serial);
+  z->serial_ = serial;
+  return z;
+}
+
 size_t Zone::memory_bytes() const {
   return nodes_.capacity() * sizeof(Node) + rrsets_.capacity() * sizeof(RRset) + names_.capacity() +
          rdata_.capacity() + index_.capacity() * sizeof(uint32_t);

@@ -90,6 +90,10 @@ class Zone {
 
   size_t memory_bytes() const;
 
+  // A copy whose SOA says `serial` (zone transfer's served serial, server/journal.h): the rest
+  // is the same data. Copies the whole zone; for publishing, not the query path.
+  std::shared_ptr<const Zone> with_serial(uint32_t serial) const;
+
  private:
   friend class ZoneBuilder;
   dns::Name origin_;

@@ -41,7 +41,47 @@ def transfer_records(port, origin):
 
 
 @unittest.skipUnless(os.path.exists(NSD), "nsd is not installed")
-class NsdSecondaryTest(unittest.TestCase):
+class NsdSecondary:
+    """A real NSD as secondary of the steerdns in self.d (test_transport_ixfr_nsd.py uses it
+    too): started from a config file, stopped, its logs and answers read."""
+
+    def start_nsd(self, nsd_dir, conf):
+        self.nsd_log = os.path.join(nsd_dir, "nsd.log")
+        self.nsd_out = open(os.path.join(nsd_dir, "nsd.stderr"), "wb")
+        self.nsd = subprocess.Popen([NSD, "-d", "-c", conf], stdout=self.nsd_out,
+                                    stderr=subprocess.STDOUT)
+
+    def tearDown(self):
+        if self.nsd.poll() is None:
+            self.nsd.send_signal(signal.SIGTERM)
+            try:
+                self.nsd.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.nsd.kill()
+                self.nsd.wait()
+        self.nsd_out.close()
+        code = self.d.stop()
+        logs = self.d.logs()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.assertEqual(code, 0, logs)
+
+    def nsd_logs(self):
+        out = ""
+        for p in (self.nsd_log, self.nsd_out.name):
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    out += f.read()
+        return out
+
+    def nsd_answers(self, name, rdtype, want):
+        if self.nsd.poll() is not None:
+            raise AssertionError(f"nsd exited with {self.nsd.returncode}: {self.nsd_logs()}")
+        r = query(name, rdtype, port=self.nsd_port, timeout=0.5)
+        got = sorted(rr.to_text() for rrset in r.answer for rr in rrset)
+        return r.rcode() == dns.rcode.NOERROR and got == want
+
+
+class NsdSecondaryTest(NsdSecondary, unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="steerdns-nsd-")
         self.big_zone = os.path.join(self.tmp, "big.test.zone")
@@ -78,39 +118,8 @@ class NsdSecondaryTest(unittest.TestCase):
 remote-control:
   control-enable: no
 {zones}""")
-        self.nsd_log = os.path.join(nsd_dir, "nsd.log")
-        self.nsd_out = open(os.path.join(nsd_dir, "nsd.stderr"), "wb")
-        self.nsd = subprocess.Popen([NSD, "-d", "-c", conf], stdout=self.nsd_out,
-                                    stderr=subprocess.STDOUT)
+        self.start_nsd(nsd_dir, conf)
 
-    def tearDown(self):
-        if self.nsd.poll() is None:
-            self.nsd.send_signal(signal.SIGTERM)
-            try:
-                self.nsd.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.nsd.kill()
-                self.nsd.wait()
-        self.nsd_out.close()
-        code = self.d.stop()
-        logs = self.d.logs()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.assertEqual(code, 0, logs)
-
-    def nsd_logs(self):
-        out = ""
-        for p in (self.nsd_log, self.nsd_out.name):
-            if os.path.exists(p):
-                with open(p, errors="replace") as f:
-                    out += f.read()
-        return out
-
-    def nsd_answers(self, name, rdtype, want):
-        if self.nsd.poll() is not None:
-            raise AssertionError(f"nsd exited with {self.nsd.returncode}: {self.nsd_logs()}")
-        r = query(name, rdtype, port=self.nsd_port, timeout=0.5)
-        got = sorted(rr.to_text() for rrset in r.answer for rr in rrset)
-        return r.rcode() == dns.rcode.NOERROR and got == want
 
     def test_nsd_takes_both_zones_and_serves_our_records(self):
         try:
