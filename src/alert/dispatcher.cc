@@ -289,13 +289,13 @@ Result<size_t> Dispatcher::run_once(int64_t now_ms, size_t limit) {
   if (!due) {
     return Error{"outbox: " + due.error()};
   }
+  AlertsSpec spec;
+  {
+    std::lock_guard lk(mu_);
+    spec = spec_;  // one copy per pass: a reload during a slow send applies to the next pass
+  }
   size_t n = 0;
   for (const auto& row : *due) {
-    AlertsSpec spec;
-    {
-      std::lock_guard lk(mu_);
-      spec = spec_;  // a reload during a slow send must not change the row's channel under it
-    }
     Delivery d;
     auto ch = spec.channels.find(row.channel);
     if (ch == spec.channels.end()) {

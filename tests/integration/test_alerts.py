@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 from harness import free_port
@@ -290,6 +291,15 @@ class AlertsTest(unittest.TestCase):
         self.assertEqual(esc[0]["dedup_key"], alert["id"])
         self.assertTrue(esc[0]["payload"]["summary"].startswith("[EMERGENCY] escalated: failover"))
         self.assertEqual(self.open_alert("failover")["severity"], "emergency")
+        # An acknowledgement without a reason is refused and changes nothing.
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.api_port}/v1/alerts/{alert['id']}/ack", data=b"{}",
+            method="POST", headers={"Content-Type": "application/json"})
+        with self.assertRaises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(req, timeout=5)
+        self.assertEqual(refused.exception.code, 400)
+        self.assertIn("reason", refused.exception.read().decode())
+        self.assertEqual(self.open_alert("failover")["state"], "open")
         # Acknowledge by the CLI: PagerDuty hears it, repeats stop.
         out = self.cli("alerts", "ack", alert["id"], "--reason", "oncall is on it")
         self.assertIn("acknowledged " + alert["id"], out.stdout)
