@@ -13,8 +13,10 @@ DEPS_BUILD := build-essential cmake ninja-build pkg-config libknot-dev libboost-
 DEPS_TEST := libgtest-dev libgmock-dev libbenchmark-dev dnsutils knot-dnsutils nsd python3 \
   awscli python3-boto3 prometheus \
   python3-dnspython openssl clang libfuzzer-14-dev libclang-rt-14-dev \
-  libmaxmind-db-writer-perl chromium chromium-driver python3-selenium dnstap-ldns fstrm-bin
-DEPS_BENCH := dnsperf knot nsd gdnsd libbenchmark-dev dnsutils python3 iproute2
+  libmaxmind-db-writer-perl chromium chromium-driver python3-selenium dnstap-ldns fstrm-bin \
+  etcd-server etcd-client
+DEPS_BENCH := dnsperf knot nsd gdnsd libbenchmark-dev dnsutils python3 iproute2 etcd-server \
+  python3-dnspython
 
 .PHONY: all deps deps-test build run test fuzz-build bench clean format tidy
 

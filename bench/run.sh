@@ -16,6 +16,10 @@
 #   control bench/control/control_bench.py (issue 5): 1,000-record change batches to INSYNC
 #           (< 1 s), and 200 small batches/s through the API vs query latency (< 5 % slower);
 #           its own report in $OUT/control/report.md. Knobs: CONTROL_ARGS (e.g. "--duration 10")
+#   fleet   bench/fleet/fleet_bench.py (issue 7): 3-member etcd + 3 nodes; change propagation to
+#           every node (p99 <= 1 s), health-consensus spread (<= 1 s), and one fleet node's QPS
+#           vs a single node's on the bench zone (ratio ~1); $OUT/fleet/report.md.
+#           Knobs: FLEET_ARGS (e.g. "--changes 500 --rounds 5")
 # Then bench/report.py writes $OUT/report.md (targets of issue 2 with ratios) next to the raw
 # output and summarize.py's tables.
 #
@@ -35,7 +39,7 @@ case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 RESULTS=${RESULTS:-$REPO/bench/results}
 OUT=${OUT:-$RESULTS/$(date +%Y%m%d-%H%M%S)}
 RUNROOT=${RUNROOT:-/tmp/steerdns-bench}
-STEPS=${STEPS:-"micro peers load steer reload control"}
+STEPS=${STEPS:-"micro peers load steer reload control fleet"}
 PEERS=${PEERS:-"knot nsd gdnsd"}
 LOAD_PEERS=${LOAD_PEERS:-"knot"}
 BIG_HOSTS=${BIG_HOSTS:-1000000}
@@ -199,9 +203,20 @@ step_control() {
   log "control: report in $OUT/control/report.md"
 }
 
+# Fleet mode (issue 7): etcd members and nodes are started by the script; the measured node
+# and the single node on core 0, dnsperf on core 1.
+step_fleet() {
+  log "fleet: propagation, consensus and per-node QPS (bench/fleet/fleet_bench.py)"
+  # shellcheck disable=SC2086  # FLEET_ARGS is a list of flags
+  $PY "$REPO/bench/fleet/fleet_bench.py" --steerdns "$STEERDNS" --out "$OUT/fleet" \
+    --zone "$DATA/zone/bench.test.zone" --queries "$DATA/queries.txt" ${FLEET_ARGS:-} \
+    > "$OUT/fleet.txt" 2>> "$OUT/run.log" || log "fleet: fleet_bench.py failed (see run.log)"
+  log "fleet: report in $OUT/fleet/report.md"
+}
+
 for s in $STEPS; do
   declare -F "step_$s" >/dev/null ||
-    die "unknown step '$s' (micro peers load steer reload control)"
+    die "unknown step '$s' (micro peers load steer reload control fleet)"
   "step_$s"
 done
 $PY "$REPO/bench/report.py" "$OUT" > "$OUT/report.md"

@@ -39,7 +39,7 @@ inline constexpr std::string_view kAlertEvents[] = {
     "check_unhealthy", "check_healthy",        "primary_unhealthy", "failover",
     "failback",        "all_down",             "flap_frozen",       "failback_pending_approval",
     "cert_expiring",   "slo_below",            "node_stale",        "action_failed",
-    "failback_rolled_back",
+    "failback_rolled_back", "checker_divergence",
 };
 
 enum class ChannelKind : uint8_t { kWebhook, kSlack, kPagerDuty, kSmtp };

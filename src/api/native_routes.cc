@@ -194,9 +194,11 @@ json plan_json(const ChangeBatch& batch, const Catalog& before) {
 
 // The plane's error as an HTTP error: its messages name the change and the field.
 [[noreturn]] void throw_submit_error(const std::string& msg) {
+  // The store out of reach (fleet: etcd lost its quorum): nothing was written, retry later.
   if (msg.find("shutting down") != std::string::npos ||
-      msg.find("not running") != std::string::npos) {
-    throw HttpError(503, msg);
+      msg.find("not running") != std::string::npos ||
+      msg.find("unavailable: ") != std::string::npos) {
+    throw HttpError(503, msg, "store_unavailable");
   }
   if (msg.rfind("conflict", 0) == 0) {
     throw HttpError(409, msg);
@@ -1293,6 +1295,14 @@ void add_native_routes(Router& router, const Services& services) {
   });
   router.add(V::get, "/v1/slo", [sp, &s = *sp](const Request&) {
     return json_response(200, alerts_cmd(s, json{{"cmd", "slo"}}));
+  });
+  // ---- Fleet ----
+  router.add(V::get, "/v1/cluster", [sp, &s = *sp](const Request& req) {
+    if (!s.cluster) {
+      throw HttpError(503, "cluster status is not available");
+    }
+    auto etcd = req.query_value("etcd");
+    return json_response(200, s.cluster(etcd && (*etcd == "1" || *etcd == "true")));
   });
   router.add(V::get, "/v1/events", [sp, &s = *sp](const Request& req) {
     auto last = static_cast<uint64_t>(int_query(req, "last", 20, 1, 10000));

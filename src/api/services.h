@@ -40,6 +40,9 @@ struct Services {
   std::function<Result<nlohmann::json>(const Question&)> answer;
   // Alerting (daemon/alert_service.h): {"cmd": "list" | "ack" | "outbox" | "slo", ...} -> reply.
   std::function<Result<nlohmann::json>(const nlohmann::json&)> alerts;
+  // GET /v1/cluster: the fleet as this node sees it (cluster/service.h status_json), or
+  // {"mode": "single", ...} without a fleet; `etcd`: also ask every etcd member its status.
+  std::function<nlohmann::json(bool etcd)> cluster;
   // GET /metrics: the Prometheus text exposition (obs::Registry::scrape()).
   std::function<std::string()> metrics;
 };

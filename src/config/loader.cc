@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -162,6 +163,7 @@ class Loader {
   Status server(const Entry& e, LoadedConfig& out, RuntimeConfig& rc);
   Status api_credentials(const Entry& e, ServerSettings& s);
   Status query_log(const Entry& e, ServerSettings& s);
+  Status cluster(const Entry& e, ServerSettings& s);
   Status health_checks(const Entry& e, LoadedConfig& out) const;
   // A path from the config: relative ones are relative to the config file's directory.
   // Made absolute, so logs and reports name the file the daemon really uses.
@@ -477,7 +479,7 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
                    "control_socket", "max_udp_payload", "chaos", "xfr_allow", "notify",
                    "ixfr_journal_versions", "api_listen", "store",
                    "health_state_file", "checker_id", "api_tokens", "route53_keys", "api_tls",
-                   "api_threads", "query_log"});
+                   "api_threads", "query_log", "cluster"});
   if (!f) {
     return Error{f.error()};
   }
@@ -633,6 +635,8 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
       s.api_threads = static_cast<int>(*v);
     } else if (e.key == "query_log") {
       CONFIG_TRY(query_log(e, s));
+    } else if (e.key == "cluster") {
+      CONFIG_TRY(cluster(e, s));
     }
   }
   s.chaos = rc.chaos;
@@ -684,6 +688,82 @@ Status Loader::query_log(const Entry& qe, ServerSettings& s) {
   }
   if (s.query_log_path.rfind("unix:", 0) == 0 && !s.query_log_dnstap) {
     return err(qe, "query_log: a unix: socket takes format: dnstap (JSON lines go to a file)");
+  }
+  return OkStatus();
+}
+
+Status Loader::cluster(const Entry& ce, ServerSettings& s) {
+  auto f = fields(ce.value, "cluster",
+                  {"node_id", "site", "lease_ttl", "heartbeat", "stale_after", "peer_grace",
+                   "divergence_after", "sites"});
+  if (!f) {
+    return Error{f.error()};
+  }
+  ServerSettings::Cluster& c = s.cluster;
+  auto name = [&](const Entry& e, const std::string& v) -> Status {
+    if (v.empty() || v.size() > 64) {
+      return err(e, e.key + ": must be 1 to 64 characters");
+    }
+    for (unsigned char ch : v) {
+      if (!std::isalnum(ch) && ch != '-' && ch != '_' && ch != '.') {
+        return err(e, e.key + ": '" + v + "' may hold letters, digits, '-', '_' and '.' only");
+      }
+    }
+    return OkStatus();
+  };
+  for (const auto& e : f->entries()) {
+    if (e.key == "node_id" || e.key == "site") {
+      auto v = str(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      CONFIG_TRY(name(e, *v));
+      (e.key == "node_id" ? c.node_id : c.site) = *v;
+    } else if (e.key == "sites") {
+      if (!e.value.IsMap()) {
+        return err(e, "sites: must map a site name to the list of check ids it runs");
+      }
+      for (const auto& kv : e.value) {
+        if (in_memory_ && kv.first.Scalar() == kWhereKey) {
+          continue;
+        }
+        Entry se{kv.first.Scalar(), kv.first, kv.second};
+        CONFIG_TRY(name(se, se.key));
+        auto l = str_list(se);
+        if (!l) {
+          return Error{l.error()};
+        }
+        std::vector<std::string> ids;
+        for (const auto& [id, node] : *l) {
+          ids.push_back(id);
+        }
+        c.sites.emplace_back(se.key, std::move(ids));
+      }
+    } else {
+      auto v = duration_ms(e, 100, 3'600'000);
+      if (!v) {
+        return Error{v.error()};
+      }
+      if (e.key == "lease_ttl") {
+        if (*v < 2'000) {
+          return err(e, "lease_ttl: must be at least 2s (etcd leases count whole seconds)");
+        }
+        c.lease_ttl_ms = *v;
+      } else if (e.key == "heartbeat") {
+        c.heartbeat_ms = *v;
+      } else if (e.key == "stale_after") {
+        c.stale_after_ms = *v;
+      } else if (e.key == "peer_grace") {
+        c.peer_grace_ms = *v;
+      } else {
+        c.divergence_after_ms = *v;
+      }
+    }
+  }
+  if (c.heartbeat_ms * 2 > c.lease_ttl_ms) {
+    return err(ce, "cluster: heartbeat (" + std::to_string(c.heartbeat_ms) +
+                       " ms) must be at most half of lease_ttl (" +
+                       std::to_string(c.lease_ttl_ms) + " ms), or leases expire between beats");
   }
   return OkStatus();
 }

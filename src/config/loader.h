@@ -70,6 +70,19 @@ struct ServerSettings {
   std::vector<std::string> notify;
   // IXFR journal steps kept per zone (docs/zone-transfer.md); startup-only.
   uint32_t ixfr_journal_versions = 100;
+  // `cluster:` fleet mode (docs/fleet.md); startup-only. Used with an etcd store only.
+  struct Cluster {
+    std::string node_id;  // --node-id wins; names this node's keys and its health view
+    std::string site;     // --site wins; picks the checks this node runs (sites below)
+    int64_t lease_ttl_ms = 10'000;   // a node silent this long stops counting
+    int64_t heartbeat_ms = 1'000;    // member record and lease keepalive period
+    int64_t stale_after_ms = 3'000;  // no successful heartbeat this long: this node is stale
+    int64_t peer_grace_ms = 60'000;  // stale: peers' last views still count this long
+    int64_t divergence_after_ms = 30'000;  // a view differing from the consensus this long
+    // site -> the check ids nodes of that site run; a site not listed runs every check.
+    std::vector<std::pair<std::string, std::vector<std::string>>> sites;
+  };
+  Cluster cluster;
 };
 
 struct LoadedConfig {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <optional>
+#include <random>
 
 #include "core/thread_priority.h"
 
@@ -74,6 +75,10 @@ store::Commit batch_commit(const config::ChangeBatch& batch, nlohmann::json summ
 // submitter and the size of one transaction.
 constexpr size_t kMaxGroup = 256;
 
+// Fleet: how often a group lost to another node's commit is applied again before its batches
+// are answered with the conflict (each retry reloads the catalog after a jittered pause).
+constexpr int kMaxConflictRetries = 12;
+
 }  // namespace
 
 struct Plane::Pending {
@@ -94,7 +99,11 @@ config::ServerSettings Plane::server_settings() const {
   return *server_;
 }
 
-Plane::~Plane() { stop(); }
+Plane::~Plane() {
+  stop();
+  // The store first: its watch thread (fleet) calls refresh() on members declared after it.
+  store_.reset();
+}
 
 Status Plane::start(const config::Catalog* seed, const std::string& seed_author) {
   auto rows = store_->load();
@@ -120,6 +129,12 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
       store::Commit c = batch_commit(batch, config::change_summary(batch, *cat),
                                      config::commit_ops(*cat, *next), cat->revision);
       auto rev = store_->commit(c);
+      if (!rev && rev.error().rfind("conflict", 0) == 0) {
+        // Fleet: another node seeded the shared catalog first; serve what it wrote.
+        spdlog::info("store {}: another node seeded the catalog first; serving it",
+                     store_->describe());
+        return start(nullptr, seed_author);
+      }
       if (!rev) {
         return Error{store_->describe() + ": seeding: " + rev.error()};
       }
@@ -177,6 +192,12 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
     make_background_thread("sd-plane");
     run();
   });
+  if (store_->shared()) {
+    // Fleet: other nodes' commits reach us through the store's watch.
+    if (auto st = store_->watch_catalog([this](int64_t rev) { refresh(rev); }); !st) {
+      return Error{store_->describe() + ": watching the catalog: " + st.error()};
+    }
+  }
   return OkStatus();
 }
 
@@ -303,11 +324,26 @@ void Plane::run() {
     tokens_ms = std::min(kCpuBurstMs, tokens_ms + kCpuShare * ms_between(refilled, now));
     refilled = now;
   };
+  std::minstd_rand jitter(std::random_device{}());
   std::unique_lock lk(mu_);
   for (;;) {
-    cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+    cv_.wait(lk, [&] {
+      return stopping_ || !queue_.empty() || refresh_wanted_ > catalog_->revision;
+    });
     if (stopping_) {
       return;
+    }
+    if (refresh_wanted_ > catalog_->revision) {
+      lk.unlock();
+      reload_from_store();
+      lk.lock();
+      if (queue_.empty()) {
+        if (refresh_wanted_ > catalog_->revision) {
+          // Not loaded (the store is out of reach): try again shortly, not in a busy loop.
+          cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return stopping_; });
+        }
+        continue;
+      }
     }
     refill();
     if (tokens_ms < 0) {
@@ -328,7 +364,14 @@ void Plane::run() {
     lk.unlock();
     const double cpu0 = thread_cpu_ms();
     auto t0 = Clock::now();
-    process(group);
+    // Fleet: a conflict means another node committed first; catch up and apply again. Under
+    // contention (nodes writing in tight loops) a jittered, growing pause keeps the nodes from
+    // losing to each other in lockstep.
+    for (int attempt = 0; !process(group, attempt < kMaxConflictRetries); ++attempt) {
+      std::uniform_int_distribution<int> pause(0, std::min(200, 4 << std::min(attempt, 6)));
+      std::this_thread::sleep_for(std::chrono::milliseconds(pause(jitter)));
+      reload_from_store();
+    }
     const double used = thread_cpu_ms() - cpu0;
     tokens_ms -= used;
     lk.lock();
@@ -337,7 +380,66 @@ void Plane::run() {
   }
 }
 
-void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
+void Plane::refresh(int64_t revision) {
+  {
+    std::lock_guard lk(mu_);
+    if (revision <= refresh_wanted_) {
+      return;
+    }
+    refresh_wanted_ = revision;
+  }
+  cv_.notify_all();
+}
+
+void Plane::reload_from_store() {
+  std::shared_ptr<const config::Catalog> base = catalog();
+  auto rows = store_->load();
+  if (!rows) {
+    spdlog::warn("control plane: loading the catalog from {}: {}", store_->describe(),
+                 rows.error());
+    return;
+  }
+  if (rows->revision <= base->revision) {
+    return;
+  }
+  auto cat = std::make_shared<config::Catalog>(config::Catalog::from_rows(*rows));
+  auto t0 = Clock::now();
+  config::ServerSettings server = server_settings();
+  auto loaded = config::compile(*cat, server, nullptr, &cache_);
+  if (!loaded) {
+    spdlog::error("control plane: stored revision {} does not compile; revision {} keeps "
+                  "serving: {}",
+                  cat->revision, base->revision, loaded.error());
+    std::lock_guard lk(mu_);
+    refresh_wanted_ = std::min(refresh_wanted_, base->revision);  // until the next change
+    return;
+  }
+  double compile_ms = ms_since(t0);
+  auto served = std::make_shared<const config::LoadedConfig>(std::move(*loaded));
+  auto t1 = Clock::now();
+  Status st = hooks_.publish ? hooks_.publish(*served) : OkStatus();
+  if (!st) {
+    spdlog::error("control plane: stored revision {} could not be served: {}", cat->revision,
+                  st.error());
+    std::lock_guard lk(mu_);
+    refresh_wanted_ = std::min(refresh_wanted_, base->revision);
+    return;
+  }
+  {
+    std::lock_guard lk(mu_);
+    catalog_ = cat;
+    spare_.reset();  // the spare's lag is relative to the old catalog
+    served_ = served;
+    served_revision_ = std::max(served_revision_, cat->revision);
+    stats_.publishes++;
+    stats_.last_compile_ms = compile_ms;
+    stats_.last_publish_ms = ms_since(t1);
+  }
+  insync_cv_.notify_all();
+  spdlog::info("control plane: serving revision {} from {}", cat->revision, store_->describe());
+}
+
+bool Plane::process(std::vector<std::shared_ptr<Pending>>& group, bool may_retry) {
   std::shared_ptr<const config::Catalog> base = catalog();
   // New server settings in the group apply to the whole group (the last one wins); until the
   // group is served they are only a candidate, so a failure keeps the old ones.
@@ -504,6 +606,9 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
       commits.push_back(batch_commit(a.batch, std::move(a.summary), std::move(a.ops), expect++));
     }
     auto revs = store_->commit_group(commits);
+    if (!revs && may_retry && revs.error().rfind("conflict", 0) == 0) {
+      return false;
+    }
     if (!revs) {
       for (const auto& a : ready) {
         results[a.index] = Error{"the store could not commit the batch (nothing applied): " +
@@ -577,7 +682,7 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
   if (!compiled || (!final_cat && !server_update)) {
     finish_server_updates(Error{"nothing was compiled"});
     insync_cv_.notify_all();
-    return;
+    return true;
   }
   // Publish: the daemon swaps the config in; then the batches are INSYNC.
   auto t2 = Clock::now();
@@ -592,7 +697,7 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
       spdlog::error("control plane: new server settings could not be served: {}", st.error());
     }
     insync_cv_.notify_all();
-    return;
+    return true;
   }
   std::vector<std::string> ids;
   const int64_t now_served = final_cat ? final_cat->revision : base->revision;
@@ -622,6 +727,7 @@ void Plane::process(std::vector<std::shared_ptr<Pending>>& group) {
     served_revision_ = std::max(served_revision_, now_served);
   }
   insync_cv_.notify_all();
+  return true;
 }
 
 }  // namespace steerdns::control

@@ -99,6 +99,13 @@ class Plane {
   // returns once it is served (or the error of compiling/publishing it; nothing changes then).
   Status update_server(const config::ServerSettings& server);
 
+  // Fleet: the store's catalog moved to `revision` (another node committed; the store's
+  // watch_catalog calls this). Returns at once; the applier loads the stored catalog, compiles
+  // and publishes it, in order with the batches. A catalog that does not compile is logged and
+  // the running one keeps serving (every node validated it before committing, so this means a
+  // newer binary wrote it).
+  void refresh(int64_t revision);
+
   store::Store& store() { return *store_; }
   config::ServerSettings server_settings() const;
 
@@ -118,7 +125,11 @@ class Plane {
  private:
   struct Pending;
   void run();
-  void process(std::vector<std::shared_ptr<Pending>>& group);
+  // Returns false when the store refused the group as a conflict (another node committed
+  // first) and `may_retry`: nothing was answered, the caller reloads and tries again.
+  bool process(std::vector<std::shared_ptr<Pending>>& group, bool may_retry);
+  // Loads, compiles and publishes the stored catalog if it is newer than ours (applier only).
+  void reload_from_store();
   void publish_latest();
 
   std::unique_ptr<store::Store> store_;
@@ -141,6 +152,7 @@ class Plane {
   std::vector<std::pair<int64_t, std::string>> unserved_;  // (revision, change id) PENDING
   Stats stats_;
   bool stopping_ = false;
+  int64_t refresh_wanted_ = 0;  // fleet: a stored revision newer than ours was seen
   std::thread thread_;
 };
 

@@ -127,6 +127,10 @@ void AlertService::deliver_loop() {
     }
     deliver_now_ = false;
     lk.unlock();
+    if (!active_.load()) {
+      lk.lock();
+      continue;  // another fleet node delivers the outbox
+    }
     auto n = dispatcher_.run_once(clock_.wall_ms());
     if (!n) {
       spdlog::warn("alerts: {}", n.error());
@@ -204,6 +208,11 @@ std::vector<alert::Condition> AlertService::conditions(
       }
     }
   }
+  if (in_.fleet_conditions) {
+    for (auto& c : in_.fleet_conditions()) {
+      out.push_back(std::move(c));
+    }
+  }
   int64_t now = clock_.wall_ms();
   std::lock_guard lk(mu_);
   slo_.observe(name_health, now);
@@ -227,6 +236,26 @@ std::vector<alert::Condition> AlertService::conditions(
 
 void AlertService::evaluate() {
   std::lock_guard ev(eval_mu_);
+  if (in_.active) {
+    bool now_active = in_.active();
+    if (now_active && !active_.load()) {
+      // Taking over from another node: its alerts, cursor and availability are in the
+      // shared store; continue from them rather than from what this node knew before.
+      if (auto st = engine_.load(); !st) {
+        spdlog::warn("alerts: taking over alert routing: {}", st.error());
+        return;
+      }
+      if (auto saved = store_.get_state(kSloKey); saved && saved->has_value()) {
+        std::lock_guard lk(mu_);
+        (void)slo_.from_json(**saved);
+      }
+      spdlog::info("alerts: this node routes the fleet's alerts now");
+    }
+    active_ = now_active;
+    if (!now_active) {
+      return;
+    }
+  }
   std::map<std::string, bool> name_health;
   std::map<std::string, std::vector<std::string>> sets;
   std::vector<alert::SloNameReport> slo;

@@ -11,6 +11,7 @@
 //
 // Threading: configure() from the daemon's publish path; start/stop from the main thread;
 // the request methods (API, control) from any thread.
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -38,6 +39,11 @@ struct AlertInputs {
   std::function<nlohmann::json()> health_report;   // HealthService::report_json
   std::function<nlohmann::json()> steering_status;  // SteeringService::status_json
   const Snapshot<config::RuntimeConfig>* runtime = nullptr;
+  // Fleet: conditions of the fleet (node_stale, checker_divergence), and whether this node is
+  // the one that routes alerts now (only one does, or every page would come N times). Empty:
+  // single node, always active.
+  std::function<std::vector<alert::Condition>()> fleet_conditions;
+  std::function<bool()> active;
 };
 
 class AlertService {
@@ -53,6 +59,8 @@ class AlertService {
   void stop();
   // Runs one evaluation now (tests, and after a reload); wakes the delivery thread.
   void poke();
+  // False while another fleet node routes the alerts (AlertInputs::active).
+  bool active() const { return active_.load(); }
 
   // API / CLI requests: {"cmd": "list", "all": bool} | {"cmd": "ack", "id", "by", "reason"} |
   // {"cmd": "outbox", "limit", "alert"} | {"cmd": "slo"}.
@@ -92,6 +100,7 @@ class AlertService {
   std::thread tick_;
   std::thread deliver_;
   bool started_ = false;
+  std::atomic<bool> active_{true};  // fleet: this node routes alerts now
 };
 
 }  // namespace steerdns::daemon

@@ -97,6 +97,7 @@ json health_report_json(const health::EngineReport& r, const std::string& state_
           {"last_ms", int_or_null(v.last_wall_ms, 0)},
           {"last_reason", str_or_null(v.last_reason)},
           {"counted", v.counted},
+          {"peer", v.peer},
       });
     }
     checks.push_back({

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 
 #include "core/clock.h"
@@ -13,8 +14,29 @@ namespace steerdns::daemon {
 
 HealthService::~HealthService() { stop(); }
 
+namespace {
+
+// Fleet: a node of a site listed in cluster.sites probes that site's checks only; the peers'
+// views decide the others.
+void mark_probed_here(const config::ServerSettings& settings,
+                      std::vector<health::CheckSpec>& specs) {
+  const auto& sites = settings.cluster.sites;
+  auto it = std::find_if(sites.begin(), sites.end(),
+                         [&](const auto& s) { return s.first == settings.cluster.site; });
+  if (settings.cluster.site.empty() || it == sites.end()) {
+    return;
+  }
+  for (auto& spec : specs) {
+    spec.probed_here =
+        std::find(it->second.begin(), it->second.end(), spec.id) != it->second.end();
+  }
+}
+
+}  // namespace
+
 steerdns::Status HealthService::configure(const config::ServerSettings& settings,
                                           std::vector<health::CheckSpec> specs) {
+  mark_probed_here(settings, specs);
   std::lock_guard lk(mu_);
   if (engine_) {
     if (settings.checker_id != checker_id_ ||
@@ -28,6 +50,9 @@ steerdns::Status HealthService::configure(const config::ServerSettings& settings
     auto st = engine_->configure(std::move(specs));
     if (st) {
       checks_ = n;
+      for (const auto& [node, view] : peers_) {
+        (void)engine_->set_peer_view(node, view);  // new checks learn the peers' statuses
+      }
     }
     return st;
   }
@@ -42,7 +67,7 @@ steerdns::Status HealthService::configure(const config::ServerSettings& settings
   }
   io_ = std::make_unique<boost::asio::io_context>(1);
   work_.emplace(boost::asio::make_work_guard(*io_));
-  prober_ = health::make_prober(*io_);
+  prober_ = health::make_prober(*io_, checker_id_);
   health::EngineOptions opts;
   opts.checker_id = checker_id_;
   opts.state_file = state_store_ ? std::string() : state_file_;
@@ -50,6 +75,9 @@ steerdns::Status HealthService::configure(const config::ServerSettings& settings
   engine_ = std::make_unique<health::Engine>(*io_, RealClock::instance(), *prober_, opts);
   for (const auto& cb : listeners_) {
     engine_->on_transition(cb);
+  }
+  for (const auto& cb : local_listeners_) {
+    engine_->on_local_change(cb);
   }
   engine_->on_transition([](const health::Transition& t) {
     auto level = t.to == health::Status::kUnhealthy ? spdlog::level::warn : spdlog::level::info;
@@ -69,6 +97,9 @@ steerdns::Status HealthService::configure(const config::ServerSettings& settings
     return st;
   }
   checks_ = n;
+  for (const auto& [node, view] : peers_) {
+    (void)engine_->set_peer_view(node, view);
+  }
   engine_->start();
   thread_ = std::thread([this] {
     try {
@@ -112,6 +143,46 @@ steerdns::Status HealthService::set_external(const std::string& id, health::Stat
                  reason.empty() ? "" : ": " + reason);
   }
   return st;
+}
+
+std::vector<health::PeerStatus> HealthService::local_view() const {
+  std::lock_guard lk(mu_);
+  return engine_ ? engine_->local_view() : std::vector<health::PeerStatus>{};
+}
+
+void HealthService::set_peer_view(const std::string& node,
+                                  const std::vector<health::PeerStatus>& view) {
+  std::lock_guard lk(mu_);
+  peers_[node] = view;
+  if (engine_) {
+    if (auto st = engine_->set_peer_view(node, view); !st) {
+      spdlog::warn("health: view of node '{}': {}", node, st.error());
+    }
+  }
+}
+
+void HealthService::drop_peer(const std::string& node) {
+  std::lock_guard lk(mu_);
+  peers_.erase(node);
+  if (engine_) {
+    engine_->drop_peer(node);
+  }
+}
+
+std::vector<std::pair<std::string, health::Status>> HealthService::statuses() const {
+  std::vector<std::pair<std::string, health::Status>> out;
+  const auto* v = view();
+  if (v == nullptr) {
+    return out;
+  }
+  auto snap = v->load();
+  if (!snap) {
+    return out;
+  }
+  for (size_t i = 0; i < snap->size(); ++i) {
+    out.emplace_back(snap->id(static_cast<int>(i)), snap->at(static_cast<int>(i)).status);
+  }
+  return out;
 }
 
 void HealthService::stop() {

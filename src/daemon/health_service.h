@@ -10,6 +10,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -57,6 +58,16 @@ class HealthService {
   void on_transition(std::function<void(const health::Transition&)> cb) {
     listeners_.push_back(std::move(cb));
   }
+  // Fleet (cluster/service.h): this node's own view, peers' views (kept here too, so that an
+  // engine created or reconfigured later gets them again), and news of local changes
+  // (register before the first configure()).
+  std::vector<health::PeerStatus> local_view() const;
+  void set_peer_view(const std::string& node, const std::vector<health::PeerStatus>& view);
+  void drop_peer(const std::string& node);
+  void on_local_change(std::function<void()> cb) { local_listeners_.push_back(std::move(cb)); }
+  // The consensus: every check's status in the published view.
+  std::vector<std::pair<std::string, health::Status>> statuses() const;
+
   // The engine's published view; null before the first configuration with checks. Valid until
   // stop().
   const Snapshot<health::HealthView>* view() const {
@@ -80,6 +91,8 @@ class HealthService {
   std::shared_ptr<StateStore> state_store_;  // when set: the state goes here, not to a file
   size_t checks_ = 0;
   std::vector<std::function<void(const health::Transition&)>> listeners_;
+  std::vector<std::function<void()>> local_listeners_;
+  std::map<std::string, std::vector<health::PeerStatus>> peers_;  // fleet: node -> view
 };
 
 }  // namespace steerdns::daemon

@@ -162,10 +162,20 @@ int run(int argc, char** argv) {
   auto* store_opt = serve->add_option(
       "--store", so.store,
       "Where zones, record sets, health checks, change batches, events and state are kept: "
-      "sqlite:PATH (created if missing) or sqlite::memory: (default: the config's "
+      "sqlite:PATH (created if missing), sqlite::memory:, or a fleet's etcd cluster "
+      "etcd:http://HOST:PORT[,http://HOST:PORT...][?timeout_ms=N&ca=F&cert=F&key=F&user=U&"
+      "password_file=F&prefix=P] (needs --node-id; docs/fleet.md) (default: the config's "
       "server.store, else sqlite:steerdns.db in the working directory; with --zone, in "
       "memory). An empty store is seeded from --config / --zone; after that the store is "
       "what is served");
+  serve->add_option("--node-id", so.node_id,
+                    "Fleet mode: this node's name, unique in the fleet (letters, digits, - _ .); "
+                    "names its health view and keys (default: the config's "
+                    "server.cluster.node_id; required with an etcd store)");
+  serve->add_option("--site", so.site,
+                    "Fleet mode: this node's site; with server.cluster.sites it picks the "
+                    "checks this node runs (default: the config's server.cluster.site; none: "
+                    "every check)");
   serve
       ->add_option("--tcp-max-clients", so.tcp_max_clients,
                    "Concurrent TCP connections; more are accepted and closed (default 1024)")

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boost/asio.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include "api/route53/routes.h"
 #include "api/server.h"
 #include "api/services.h"
+#include "cluster/service.h"
 #include "config/catalog.h"
 #include "config/loader.h"
 #include "control/metrics.h"
@@ -41,6 +43,7 @@
 #include "server/notify.h"
 #include "server/tcp.h"
 #include "server/udp.h"
+#include "store/etcd/client.h"
 
 namespace steerdns::daemon {
 namespace {
@@ -51,6 +54,24 @@ using local = asio::local::stream_protocol;
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Node and site names become etcd keys and metric labels: keep them plain.
+Status check_node_name(const std::string& v, const char* what) {
+  if (v.empty()) {
+    return Error{std::string(what) + " is required with an etcd store (or server.cluster." +
+                 (std::string(what) == "--site" ? "site" : "node_id") + ")"};
+  }
+  if (v.size() > 64) {
+    return Error{std::string(what) + " '" + v + "': at most 64 characters"};
+  }
+  for (unsigned char c : v) {
+    if (!std::isalnum(c) && c != '-' && c != '_' && c != '.') {
+      return Error{std::string(what) + " '" + v +
+                   "': letters, digits, '-', '_' and '.' only"};
+    }
+  }
+  return OkStatus();
 }
 
 std::string describe_zones(const config::RuntimeConfig& rc) {
@@ -110,6 +131,8 @@ class Daemon {
   // After health_ (it reads the engine's view) and snapshot_ (it publishes every config).
   SteeringService steering_{snapshot_, RealClock::instance()};
   std::unique_ptr<control::Plane> plane_;  // after steering_: stopped before it
+  // Fleet mode (etcd store): membership and health views; reads health_, plane_.
+  std::unique_ptr<cluster::Service> cluster_;
   // Alert routing, the outbox and availability; reads the plane's store, health and steering.
   std::unique_ptr<AlertService> alerts_;  // after plane_: stopped before it
   bool started_ = false;  // the first publish happened (health and steering run)
@@ -129,6 +152,9 @@ void Daemon::stop_services() {
   }
   if (alerts_) {
     alerts_->stop();  // before the store, health and steering it reads
+  }
+  if (cluster_) {
+    cluster_->stop();  // leaves the fleet; before the health engine and plane it calls
   }
   if (plane_) {
     plane_->stop();  // before steering and health, which its publishes call into
@@ -166,7 +192,19 @@ bool Daemon::start_api() {
     if (alerts_) {
       alerts_->collect_metrics(out);
     }
+    if (cluster_) {
+      cluster_->collect_metrics(out);
+    }
   }));
+  services_.cluster = [this](bool etcd) -> nlohmann::json {
+    if (cluster_) {
+      return cluster_->status_json(etcd);
+    }
+    return {{"mode", "single"},
+            {"node", settings_.checker_id},
+            {"store", plane_ ? plane_->store().describe() : std::string()},
+            {"served_revision", plane_ ? plane_->served_revision() : 0}};
+  };
   services_.alerts = [this](const nlohmann::json& req) -> Result<nlohmann::json> {
     if (!alerts_) {
       return Error{"alerting is not running"};
@@ -542,7 +580,29 @@ int Daemon::run() {
     return 1;
   }
   std::string spec = store_spec(settings_);
-  auto store = store::open_store(spec);
+  if (!opts_.node_id.empty()) {
+    settings_.cluster.node_id = opts_.node_id;
+  }
+  if (!opts_.site.empty()) {
+    settings_.cluster.site = opts_.site;
+  }
+  const bool fleet = spec.rfind("etcd:", 0) == 0;
+  if (fleet) {
+    if (auto st = check_node_name(settings_.cluster.node_id, "--node-id"); !st) {
+      spdlog::error("{} (an etcd store is shared by a fleet: every node needs its own name)",
+                    st.error());
+      return 1;
+    }
+    if (!settings_.cluster.site.empty()) {
+      if (auto st = check_node_name(settings_.cluster.site, "--site"); !st) {
+        spdlog::error("{}", st.error());
+        return 1;
+      }
+    }
+    // The node's health view is published under its name: peers count it as that checker.
+    settings_.checker_id = settings_.cluster.node_id;
+  }
+  auto store = store::open_store(spec, store::OpenOptions{settings_.cluster.node_id});
   if (!store) {
     spdlog::error("store: {}", store.error());
     return 1;
@@ -551,10 +611,48 @@ int Daemon::run() {
   hooks.publish = [this](const config::LoadedConfig& lc) { return publish(lc); };
   hooks.check = [this](const config::LoadedConfig& lc) { return steering_.check(lc); };
   plane_ = std::make_unique<control::Plane>(std::move(*store), settings_, std::move(hooks));
+  if (fleet) {
+    auto eopts = store::etcd::parse_spec(spec);
+    if (!eopts) {
+      spdlog::error("store: {}", eopts.error());
+      return 1;
+    }
+    cluster::Settings cs;
+    cs.node_id = settings_.cluster.node_id;
+    cs.site = settings_.cluster.site;
+    cs.version = kVersion;
+    cs.lease_ttl_ms = settings_.cluster.lease_ttl_ms;
+    cs.heartbeat_ms = settings_.cluster.heartbeat_ms;
+    cs.stale_after_ms = settings_.cluster.stale_after_ms;
+    cs.peer_grace_ms = settings_.cluster.peer_grace_ms;
+    cs.divergence_after_ms = settings_.cluster.divergence_after_ms;
+    cluster::Hooks ch;
+    ch.local_view = [this] { return health_.local_view(); };
+    ch.set_peer = [this](const std::string& node, const std::vector<health::PeerStatus>& v) {
+      health_.set_peer_view(node, v);
+    };
+    ch.drop_peer = [this](const std::string& node) { health_.drop_peer(node); };
+    ch.consensus = [this] { return health_.statuses(); };
+    ch.served_revision = [this] { return plane_->served_revision(); };
+    cluster_ = std::make_unique<cluster::Service>(
+        std::make_unique<store::etcd::Client>(std::move(*eopts)), cs, std::move(ch));
+    // Registered before the engine exists (the plane's first publish creates it).
+    health_.on_local_change([this] { cluster_->local_changed(); });
+  }
   AlertInputs alert_inputs;
   alert_inputs.health_report = [this] { return health_.report_json(); };
   alert_inputs.steering_status = [this] { return steering_.status_json(); };
   alert_inputs.runtime = &snapshot_;
+  if (cluster_) {
+    alert_inputs.fleet_conditions = [this] {
+      std::vector<alert::Condition> out;
+      for (auto& p : cluster_->problems()) {
+        out.push_back({p.event, p.target, p.summary, std::move(p.details)});
+      }
+      return out;
+    };
+    alert_inputs.active = [this] { return cluster_->leader(); };
+  }
   alerts_ = std::make_unique<AlertService>(plane_->store(), RealClock::instance(),
                                            std::move(alert_inputs));
   // Health and steering state and the event log live in the store too -- unless the store is
@@ -594,6 +692,9 @@ int Daemon::run() {
   }
   if (fresh) {
     (void)plane_->store().put_state("config-file", config::to_json(*seed));
+  }
+  if (cluster_) {
+    cluster_->start();
   }
   if (auto st = alerts_->start(); !st) {
     spdlog::error("{}", st.error());

@@ -33,6 +33,9 @@ struct ServeOptions {
   // an in-memory store, since the zone files are the source then.
   bool store_set = false;
   std::string store;
+  // --node-id / --site: fleet mode (docs/fleet.md); override server.cluster.node_id / site.
+  std::string node_id;
+  std::string site;
   // --query-log PATH | unix:SOCKET, --query-log-format json|dnstap, --query-log-sample N:
   // override server.query_log (docs/query-log.md). Empty / 0 = from the config.
   std::string query_log;

@@ -201,6 +201,18 @@ std::string pct(double ratio) {
 // What in the report needs someone to look: one line each. Empty = all clear.
 std::vector<std::string> attention(const json& r, int64_t now) {
   std::vector<std::string> out;
+  if (r.contains("cluster") && str(r["cluster"], "mode") == "fleet") {
+    const json& c = r["cluster"];
+    if (c.value("stale", false)) {
+      out.push_back("this node has lost etcd (stale): " + str(c, "last_error"));
+    }
+    for (const auto& m : c.value("members", json::array())) {
+      if (!m.value("self", false) && !m.value("left", false) && m.value("stale", false)) {
+        out.push_back("fleet node " + str(m, "node") +
+                      (m.value("alive", false) ? " is stale" : " is gone (lease expired)"));
+      }
+    }
+  }
   for (const auto& s : r.value("sets", json::array())) {
     if (s.value("active_tier", 1) > 1) {
       out.push_back(str(s, "set") + " is failed over (tier " + str(s, "active_tier") + ")");
@@ -284,6 +296,7 @@ void add_api_sections(const Args& a, json& r) {
     return *x;
   };
   r["health"] = get("health checks", "/v1/health/checks");
+  r["cluster"] = get("cluster", "/v1/cluster");
   r["alerts"] = get("alerts", "/v1/alerts");
   r["slo"] = get("availability", "/v1/slo");
   r["events"] = get("events", "/v1/events?last=8").value("events", json::array());
@@ -342,6 +355,18 @@ int run_status(const Args& a) {
                   str(c, "last_failure_reason").c_str());
     }
     std::printf("\n");
+  }
+  if (r.contains("cluster") && str(r["cluster"], "mode") == "fleet") {
+    const json& c = r["cluster"];
+    size_t ok = 0;
+    size_t n = 0;
+    for (const auto& m : c.value("members", json::array())) {
+      n += m.value("left", false) ? 0 : 1;
+      ok += !m.value("left", false) && !m.value("stale", false) ? 1 : 0;
+    }
+    std::printf("FLEET: node %s, %zu of %zu members in contact, %s (steerdns cluster status)\n\n",
+                str(c, "node").c_str(), ok, n,
+                c.value("stale", false) ? "THIS NODE IS STALE" : "this node in contact");
   }
   std::printf("FAILOVER SETS\n");
   print_sets(r);
@@ -439,6 +464,89 @@ int run_alerts_list(const Args& a) {
   std::printf("outbox: %s pending, %s dead, %s delivered\n", str(ob, "pending").c_str(),
               str(ob, "dead").c_str(), str(ob, "delivered").c_str());
   return 0;
+}
+
+// `steerdns cluster status`: the fleet as the daemon asked sees it, and etcd's members.
+int run_cluster_status(const Args& a) {
+  json r;
+  if (!alerts_call("cluster status", a, "GET", "/v1/cluster?etcd=1", nullptr, r)) {
+    return 1;
+  }
+  bool attention = false;
+  if (str(r, "mode") != "fleet") {
+    if (a.json_out) {
+      print_json(r);
+    } else {
+      std::printf("single node '%s' (store %s, revision %s): no fleet\n", str(r, "node").c_str(),
+                  str(r, "store").c_str(), str(r, "served_revision").c_str());
+    }
+    return 0;
+  }
+  int64_t now = now_wall_ms();
+  for (const auto& m : r.value("members", json::array())) {
+    attention = attention || m.value("stale", false);
+  }
+  for (const auto& e : r.value("etcd", json::array())) {
+    attention = attention || !e.value("reachable", false);
+  }
+  attention = attention || r.value("stale", false);
+  if (a.json_out) {
+    print_json(r);
+    return attention ? kNeedsAttention : 0;
+  }
+  std::printf("node %s (site %s): %s; alert routing on %s\n", str(r, "node").c_str(),
+              str(r, "site").empty() ? "-" : str(r, "site").c_str(),
+              r.value("stale", false)
+                  ? ("STALE since " + ago(now - r.value("stale_since_ms", now)) +
+                     " ago, serving its last snapshot: " + str(r, "last_error"))
+                        .c_str()
+                  : ("in contact via " + str(r, "endpoint")).c_str(),
+              r["leader"].is_string() ? str(r, "leader").c_str() : "no node");
+  std::printf("\n%-20s %-12s %-6s %-14s %-9s %-10s %s\n", "NODE", "SITE", "STATE",
+              "LAST CONTACT", "REVISION", "VERSION", "");
+  for (const auto& m : r.value("members", json::array())) {
+    std::string state = m.value("left", false) ? "left"
+                        : !m.value("alive", false) ? "GONE"
+                        : m.value("stale", false)  ? "STALE"
+                                                   : "ok";
+    int64_t last = m.value("last_contact_ms", int64_t{0});
+    std::string flags = m.value("self", false) ? "(this node)" : "";
+    if (m.value("leader", false)) {
+      flags += flags.empty() ? "(alerts)" : " (alerts)";
+    }
+    std::printf("%-20s %-12s %-6s %-14s %-9s %-10s %s\n", str(m, "node").c_str(),
+                str(m, "site").empty() ? "-" : str(m, "site").c_str(), state.c_str(),
+                last > 0 ? (ago(now - last) + " ago").c_str() : "never",
+                str(m, "served_revision").c_str(), str(m, "version").c_str(), flags.c_str());
+  }
+  std::printf("\n%-28s %-5s %-7s %-10s %s\n", "ETCD MEMBER", "UP", "LEADER", "REVISION",
+              "VERSION / ERROR");
+  for (const auto& e : r.value("etcd", json::array())) {
+    bool up = e.value("reachable", false);
+    std::printf("%-28s %-5s %-7s %-10s %s\n", str(e, "endpoint").c_str(), up ? "yes" : "NO",
+                e.value("is_leader", false) ? "yes" : "",
+                up ? str(e, "revision").c_str() : "-",
+                up ? str(e, "version").c_str() : str(e, "error").c_str());
+  }
+  bool header = false;
+  for (const auto& c : r.value("checks", json::array())) {
+    const json& div = c.value("diverging", json::array());
+    if (div.empty()) {
+      continue;
+    }
+    if (!header) {
+      std::printf("\nchecks where a node disagrees with the consensus:\n");
+      header = true;
+    }
+    std::string views;
+    for (auto it = c["views"].begin(); it != c["views"].end(); ++it) {
+      views.append(views.empty() ? "" : ", ").append(it.key()).append(" ").append(
+          it.value().get<std::string>());
+    }
+    std::printf("  %s: consensus %s (%s)\n", str(c, "id").c_str(), str(c, "consensus").c_str(),
+                views.c_str());
+  }
+  return attention ? kNeedsAttention : 0;
 }
 
 int run_alerts_ack(const Args& a) {
@@ -1128,7 +1236,20 @@ std::function<int()> add_steering_commands(CLI::App& app) {
   cli::add_api_options(al_outbox, a->api);
   al_outbox->add_flag("--json", a->json_out, "Print the API's JSON reply");
 
+  CLI::App* cluster = app.add_subcommand("cluster", "Fleet mode (docs/fleet.md)");
+  cluster->require_subcommand(1);
+  CLI::App* cl_status = cluster->add_subcommand(
+      "status",
+      "Nodes with their last contact, the store revision each serves and stale flags, etcd's "
+      "members, and checks where a node's view differs from the consensus; exit 3 when a node "
+      "is stale or gone or an etcd member is down");
+  cli::add_api_options(cl_status, a->api);
+  cl_status->add_flag("--json", a->json_out, "Print the API's JSON reply");
+
   return [=]() -> int {
+    if (cl_status->parsed()) {
+      return run_cluster_status(*a);
+    }
     if (al_ack->parsed()) {
       return run_alerts_ack(*a);
     }

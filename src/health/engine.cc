@@ -76,8 +76,8 @@ Engine::Engine(boost::asio::io_context& io, Clock& clock, Prober& prober, Engine
 Engine::~Engine() { alive_.reset(); }
 
 std::string Engine::identity(const CheckSpec& s) const {
-  return nlohmann::json::array(
-             {kind_name(s.kind), s.probe_key(), s.inverted, s.disabled, s.external.file})
+  return nlohmann::json::array({kind_name(s.kind), s.probe_key(), s.inverted, s.disabled,
+                                s.external.file, s.probed_here})
       .dump();
 }
 
@@ -163,7 +163,7 @@ void Engine::drain_waiting(After& after) {
 void Engine::create_check(Check& c, Millis now, Millis wall) {
   const CheckSpec& s = c.spec;
   c.gen = ++gen_;
-  c.key = is_probed(s) ? s.probe_key() : "";
+  c.key = is_probed(s) && s.probed_here ? s.probe_key() : "";
   c.state = CheckState{};
   c.state.since_wall_ms = wall;
   if (s.disabled) {
@@ -199,7 +199,9 @@ void Engine::create_check(Check& c, Millis now, Millis wall) {
     }
   }
   c.state.status = init;
-  if (s.kind == Kind::kExternal) {
+  if (is_probed(s) && !s.probed_here) {
+    // Another site runs it: no local checker; the peers' views decide (set_peer_view).
+  } else if (s.kind == Kind::kExternal) {
     c.ext_updated_ms = now;
     if (s.external.stale_after_ms > 0) {
       push_timer(now + s.external.stale_after_ms, TimerType::kStale, s.id, c.gen);
@@ -368,6 +370,7 @@ steerdns::Status Engine::configure(std::vector<CheckSpec> specs) {
       }
     }
     view_dirty_ = true;
+    after.local_changed = true;  // checks came or went: peers learn the new list
     end_locked(after);
   }
   finish(after);
@@ -513,7 +516,10 @@ void Engine::run_due() {
             if (c.spec.kind == Kind::kExternal) {
               set_status(c, c.spec.external.stale_state, Source::kStale, why, after);
             } else if (c.spec.kind != Kind::kCalculated) {
-              c.checkers.at(opts_.checker_id).tracker.restore(Status::kUnhealthy, 0, 0);
+              if (auto own = c.checkers.find(opts_.checker_id); own != c.checkers.end()) {
+                own->second.tracker.restore(Status::kUnhealthy, 0, 0);
+                after.local_changed = true;
+              }
               c.state.last_failure_reason = why;
               set_status(c, Status::kUnhealthy, Source::kInitial, why, after);
             }
@@ -680,6 +686,90 @@ void Engine::on_transition(std::function<void(const Transition&)> cb) {
   callbacks_.push_back(std::move(cb));
 }
 
+void Engine::on_local_change(std::function<void()> cb) {
+  std::lock_guard lk(mu_);
+  local_callbacks_.push_back(std::move(cb));
+}
+
+std::vector<PeerStatus> Engine::local_view() const {
+  std::lock_guard lk(mu_);
+  std::vector<PeerStatus> out;
+  for (const Check* c : ordered_) {
+    auto own = c->checkers.find(opts_.checker_id);
+    if (c->key.empty() || own == c->checkers.end()) {
+      continue;
+    }
+    const CheckerState& cs = own->second;
+    out.push_back(PeerStatus{c->spec.id, cs.tracker.status(),
+                             cs.since_wall_ms > 0 ? cs.since_wall_ms : c->state.since_wall_ms,
+                             cs.last_reason});
+  }
+  return out;
+}
+
+steerdns::Status Engine::set_peer_view(const std::string& checker,
+                                       const std::vector<PeerStatus>& view) {
+  if (checker == opts_.checker_id) {
+    return Error{"checker '" + checker + "' is this node's own; it cannot be set as a peer"};
+  }
+  std::unordered_map<std::string, const PeerStatus*> by_id;
+  for (const auto& p : view) {
+    by_id.emplace(p.check, &p);
+  }
+  After after;
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& id : order_) {
+      Check& c = checks_.at(id);
+      if (!is_probed(c.spec)) {
+        continue;
+      }
+      auto it = by_id.find(id);
+      auto have = c.checkers.find(checker);
+      if (it == by_id.end()) {
+        if (have != c.checkers.end()) {
+          c.checkers.erase(have);
+          recompute(c, "[" + checker + "] stopped reporting", after);
+        }
+        continue;
+      }
+      const PeerStatus& p = *it->second;
+      if (have == c.checkers.end()) {
+        have = c.checkers
+                   .emplace(checker, CheckerState{Tracker(TrackerParams::of(c.spec),
+                                                          Status::kUnknown),
+                                                  0, "", true})
+                   .first;
+      }
+      CheckerState& cs = have->second;
+      bool moved = !cs.peer || cs.tracker.status() != p.status;
+      cs.peer = true;
+      cs.last_wall_ms = p.since_wall_ms;
+      cs.last_reason = p.reason;
+      if (!moved) {
+        continue;
+      }
+      cs.tracker.restore(p.status, 0, 0);
+      std::string why = "[" + checker + "] sees it " + status_name(p.status) +
+                        (p.reason.empty() ? "" : ": " + p.reason);
+      if (p.status == Status::kUnhealthy) {
+        c.state.last_failure_reason = why;
+      }
+      c.observed = true;
+      recompute(c, why, after);
+    }
+    end_locked(after);
+  }
+  finish(after);
+  return OkStatus();
+}
+
+void Engine::drop_peer(const std::string& checker) {
+  if (checker != opts_.checker_id) {
+    (void)set_peer_view(checker, {});
+  }
+}
+
 void Engine::on_probe_done(const std::string& key, uint64_t gen, int index, const ProbeResult& r) {
   After after;
   {
@@ -735,7 +825,7 @@ void Engine::on_probe_done(const std::string& key, uint64_t gen, int index, cons
 
 bool Engine::remote_fresh(const Check& c, const std::string& checker, const CheckerState& cs,
                           Millis wall) const {
-  if (checker == opts_.checker_id) {
+  if (checker == opts_.checker_id || cs.peer) {
     return true;
   }
   // A remote checker that stopped reporting must not hold the verdict forever.
@@ -777,6 +867,10 @@ void Engine::apply_observation(Check& c, const std::string& checker, const Probe
     c.state.last_failure_reason = checker == opts_.checker_id ? why : "[" + checker + "] " + why;
   }
   if (checker == opts_.checker_id) {
+    if (st.changed) {
+      after.local_changed = true;
+      cs.since_wall_ms = wall;
+    }
     c.state.consecutive_ok = cs.tracker.consecutive_ok();
     c.state.consecutive_fail = cs.tracker.consecutive_fail();
     if (r.cert_days_left >= 0 || c.spec.kind == Kind::kHttps) {
@@ -997,6 +1091,16 @@ void Engine::finish(After& after) {
     }
   }
   deliver_events();
+  if (after.local_changed) {
+    std::vector<std::function<void()>> cbs;
+    {
+      std::lock_guard lk(mu_);
+      cbs = local_callbacks_;
+    }
+    for (const auto& cb : cbs) {
+      cb();
+    }
+  }
   if (after.save) {
     (void)save_state();
   }
@@ -1091,7 +1195,8 @@ EngineReport Engine::report() const {
     for (const auto& [name, cs] : c.checkers) {
       cr.checkers.push_back(CheckerReport{name, cs.tracker.status(), cs.tracker.consecutive_ok(),
                                           cs.tracker.consecutive_fail(), cs.last_wall_ms,
-                                          cs.last_reason, remote_fresh(c, name, cs, wall)});
+                                          cs.last_reason, remote_fresh(c, name, cs, wall),
+                                          cs.peer});
     }
     r.checks.push_back(std::move(cr));
   }

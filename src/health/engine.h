@@ -72,6 +72,7 @@ struct CheckerReport {
   Millis last_wall_ms = 0;
   std::string last_reason;
   bool counted = true;  // false when too old to take part in the aggregation
+  bool peer = false;    // a fleet node's published view (set_peer_view), not observations
 };
 
 struct CheckReport {
@@ -102,6 +103,14 @@ struct EngineReport {
   uint64_t probes_started = 0;      // both probes of a confirmation pair count
   uint64_t observations = 0;        // results delivered to checks (>= probes: dedup fan-out)
   std::vector<CheckReport> checks;  // in configuration order
+};
+
+// One check's status as one checker (a fleet node) sees it, after that checker's thresholds.
+struct PeerStatus {
+  std::string check;
+  Status status = Status::kUnknown;
+  Millis since_wall_ms = 0;  // when that checker's view last changed
+  std::string reason;        // its last observation's reason
 };
 
 struct Transition {
@@ -159,6 +168,20 @@ class Engine {
 
   void on_transition(std::function<void(const Transition&)> cb);
 
+  // Fleet: the whole view of another node's checker (its statuses after its own thresholds),
+  // replacing what it said before; checks it does not list lose it. A peer's view counts in
+  // the aggregation for as long as it is set (the fleet's leases decide liveness, not the age
+  // of its last observation), until drop_peer(). Checks that are not probed (calculated,
+  // external, disabled) and unknown ids are ignored. Error: `checker` is this engine's own.
+  steerdns::Status set_peer_view(const std::string& checker, const std::vector<PeerStatus>& view);
+  void drop_peer(const std::string& checker);
+  // This engine's own checker's view, as peers are told it (probed checks run here, in
+  // configuration order).
+  std::vector<PeerStatus> local_view() const;
+  // Told (after the mutex is released, on the thread that caused it) whenever local_view()
+  // changed: a local checker's status moved, or the check list changed. Must not block.
+  void on_local_change(std::function<void()> cb);
+
   const Snapshot<HealthView>& view() const { return view_; }
   EngineReport report() const;
   // Writes the state file now (also done on stop()).
@@ -169,6 +192,8 @@ class Engine {
     Tracker tracker;
     Millis last_wall_ms = 0;
     std::string last_reason;
+    bool peer = false;  // set by set_peer_view: counted while set
+    Millis since_wall_ms = 0;  // this checker's status last changed (wall)
   };
   struct Check {
     CheckSpec spec;
@@ -224,6 +249,7 @@ class Engine {
     std::vector<Launch> launches;
     std::vector<Transition> events;
     bool save = false;
+    bool local_changed = false;  // local_view() moved: tell on_local_change listeners
   };
 
   void push_timer(Millis due, TimerType t, const std::string& name, uint64_t gen);
@@ -281,6 +307,7 @@ class Engine {
   bool configured_ = false;
   std::optional<std::map<std::string, PersistedCheck>> persisted_;  // until first configure
   std::vector<std::function<void(const Transition&)>> callbacks_;
+  std::vector<std::function<void()>> local_callbacks_;
   std::deque<Transition> pending_events_;
   std::vector<Transition> held_events_;  // delivered once a view showing them is published
   Millis last_publish_ms_ = -1;

@@ -80,8 +80,8 @@ struct Shared {
 
 class ProberImpl final : public Prober {
  public:
-  explicit ProberImpl(boost::asio::io_context& io)
-      : io_(io), shared_(std::make_shared<Shared>()), http_(io) {}
+  ProberImpl(boost::asio::io_context& io, const std::string& checker_id)
+      : io_(io), shared_(std::make_shared<Shared>()), http_(io, checker_id) {}
   ~ProberImpl() override { shared_->alive = false; }
 
   void start(const CheckSpec& spec, std::function<void(ProbeResult)> done) override {
@@ -123,8 +123,8 @@ class ProberImpl final : public Prober {
 
 }  // namespace
 
-std::unique_ptr<Prober> make_prober(boost::asio::io_context& io) {
-  return std::make_unique<ProberImpl>(io);
+std::unique_ptr<Prober> make_prober(boost::asio::io_context& io, const std::string& checker_id) {
+  return std::make_unique<ProberImpl>(io, checker_id);
 }
 
 }  // namespace steerdns::health

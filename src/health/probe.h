@@ -41,6 +41,9 @@ class Prober {
 
 // The real prober: libcurl multi (HTTP/HTTPS, OpenSSL for certificate facts) driven by the
 // io_context's socket events, Asio sockets for TCP and DNS, fork/exec with a pidfd for exec.
-std::unique_ptr<Prober> make_prober(boost::asio::io_context& io);
+// HTTP(S) probes carry `X-Steerdns-Checker: <checker_id>` when it is not empty, so that a
+// backend's logs (and tests) can tell which vantage point asked.
+std::unique_ptr<Prober> make_prober(boost::asio::io_context& io,
+                                    const std::string& checker_id = "");
 
 }  // namespace steerdns::health

@@ -298,6 +298,8 @@ struct HttpProber::Impl {
     bool removed = false;
   };
 
+  std::string checker_header;  // "X-Steerdns-Checker: ID", or empty
+
   explicit Impl(asio::io_context& io) : io_(io), timer_(io) {
     std::call_once(g_curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     multi_ = curl_multi_init();
@@ -379,6 +381,9 @@ struct HttpProber::Impl {
       std::string line = k;
       line.append(": ").append(v);
       t->headers = curl_slist_append(t->headers, line.c_str());
+    }
+    if (!checker_header.empty()) {
+      t->headers = curl_slist_append(t->headers, checker_header.c_str());
     }
     if (t->headers != nullptr) {
       curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
@@ -643,7 +648,12 @@ struct HttpProber::Impl {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
-HttpProber::HttpProber(asio::io_context& io) : impl_(std::make_unique<Impl>(io)) {}
+HttpProber::HttpProber(asio::io_context& io, const std::string& checker_id)
+    : impl_(std::make_unique<Impl>(io)) {
+  if (!checker_id.empty()) {
+    impl_->checker_header = "X-Steerdns-Checker: " + checker_id;
+  }
+}
 HttpProber::~HttpProber() = default;
 
 void HttpProber::start(const CheckSpec& spec, DoneFn done) { impl_->start(spec, std::move(done)); }

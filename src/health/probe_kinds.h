@@ -26,7 +26,7 @@ inline constexpr size_t kTcpReplyLimit = 4096;
 // posix::stream_descriptor::async_wait, its timer is one steady_timer.
 class HttpProber {
  public:
-  explicit HttpProber(boost::asio::io_context& io);
+  HttpProber(boost::asio::io_context& io, const std::string& checker_id);
   ~HttpProber();
   HttpProber(const HttpProber&) = delete;
   HttpProber& operator=(const HttpProber&) = delete;

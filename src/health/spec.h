@@ -110,6 +110,10 @@ struct CheckSpec {
   Millis initial_wait_ms = 5'000;     // with `unknown`, how long to wait for the first round
   Millis max_state_age_ms = 600'000;  // persisted state older than this is ignored at startup
   Aggregation aggregation = Aggregation::kRoute53;
+  // Fleet: false when this node's site does not run the check; then only the peers' views
+  // (Engine::set_peer_view) decide its status. Not part of the config schema: the daemon sets
+  // it from cluster.sites.
+  bool probed_here = true;
   std::string where;  // "file:line" of the spec, for error messages
 
   // Key of what is probed: specs with equal keys share one probe (deduplication).

@@ -11,6 +11,7 @@
 // durable (SQLite: WAL, synchronous=FULL). Concurrency: an implementation is safe to call from
 // several threads (calls are serialised inside); readers never see half a commit.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -144,8 +145,22 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // "sqlite:/var/lib/steerdns/steerdns.db", "sqlite::memory:" (tests).
+  // "sqlite:/var/lib/steerdns/steerdns.db", "sqlite::memory:" (tests),
+  // "etcd:http://127.0.0.1:23791,... (node a)".
   virtual std::string describe() const = 0;
+
+  // Fleet backends (etcd): other nodes commit to the same catalog. shared() says so; then
+  // watch_catalog() calls `cb` with the stored catalog revision whenever it moves (by any
+  // node, this one included), from the backend's own thread, until the store is destroyed. It
+  // may skip revisions (only the newest matters) and calls once soon after it starts with
+  // the current one; after a lost connection it calls again once it is back. Errors that are
+  // the engine being out of reach start with "unavailable: " (the API answers 503), a lost
+  // compare-and-swap with "conflict: ". Single-node backends: no calls, OkStatus.
+  virtual bool shared() const { return false; }
+  virtual Status watch_catalog(std::function<void(int64_t revision)> cb) {
+    (void)cb;
+    return OkStatus();
+  }
 
   virtual Result<CatalogRows> load() = 0;
   // Returns the new revision. Atomic and durable on success; on error nothing was written.
@@ -231,10 +246,17 @@ class Store {
   virtual int schema_version() const = 0;
 };
 
-// Opens "sqlite:PATH" (created if missing, migrated to the current schema) or
-// "sqlite::memory:". Errors name the path and the reason (not writable, not a steerdns
-// database, newer schema than this binary knows, locked by another process, ...).
-Result<std::unique_ptr<Store>> open_store(const std::string& spec);
+struct OpenOptions {
+  // Fleet backends: this node's name; its per-node keys (runtime state) live under it.
+  // Required by etcd, ignored by SQLite.
+  std::string node_id;
+};
+
+// Opens "sqlite:PATH" (created if missing, migrated to the current schema),
+// "sqlite::memory:", or "etcd:URL[,URL...][?options]" (store/etcd/etcd_store.h). Errors name
+// the path or endpoint and the reason (not writable, not a steerdns database, newer schema or
+// key layout than this binary knows, locked by another process, unreachable, ...).
+Result<std::unique_ptr<Store>> open_store(const std::string& spec, const OpenOptions& opts = {});
 
 // Ids in Route 53's shape: prefix + 20 characters from [A-Z0-9], random (OpenSSL RAND_bytes).
 std::string make_id(char prefix);

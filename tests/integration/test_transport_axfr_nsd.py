@@ -41,6 +41,38 @@ def transfer_records(port, origin):
 
 
 @unittest.skipUnless(os.path.exists(NSD), "nsd is not installed")
+def write_nsd_secondary_conf(nsd_dir, nsd_port, origin, primary_port):
+    """An nsd.conf in nsd_dir for NSD as secondary of `origin` from 127.0.0.1@primary_port
+    (AXFR/IXFR, NOTIFY accepted from loopback); returns its path."""
+    conf = os.path.join(nsd_dir, "nsd.conf")
+    with open(conf, "w") as f:
+        f.write(f"""server:
+  ip-address: 127.0.0.1@{nsd_port}
+  port: {nsd_port}
+  do-ip6: no
+  username: ""
+  chroot: ""
+  zonesdir: "{nsd_dir}"
+  database: ""
+  pidfile: "{nsd_dir}/nsd.pid"
+  xfrdfile: "{nsd_dir}/xfrd.state"
+  xfrdir: "{nsd_dir}"
+  zonelistfile: "{nsd_dir}/zone.list"
+  logfile: "{nsd_dir}/nsd.log"
+  server-count: 1
+  verbosity: 2
+remote-control:
+  control-enable: no
+zone:
+  name: {origin}
+  zonefile: {nsd_dir}/{origin}.zone
+  request-xfr: 127.0.0.1@{primary_port} NOKEY
+  allow-notify: 127.0.0.1 NOKEY
+  provide-xfr: 127.0.0.1 NOKEY
+""")
+    return conf
+
+
 class NsdSecondary:
     """A real NSD as secondary of the steerdns in self.d (test_transport_ixfr_nsd.py uses it
     too): started from a config file, stopped, its logs and answers read."""

@@ -15,7 +15,7 @@ import unittest
 import urllib.request
 
 from test_transport import Steerdns, free_port, query, run, wait_until
-from test_transport_axfr_nsd import NSD, NsdSecondary
+from test_transport_axfr_nsd import NSD, NsdSecondary, write_nsd_secondary_conf
 
 ORIGIN = "example.test"
 PRIMARY = "192.0.2.10"
@@ -88,32 +88,7 @@ class NsdIxfrTest(NsdSecondary, unittest.TestCase):
                           listen6=False, workdir=self.tmp)
         nsd_dir = os.path.join(self.tmp, "nsd")
         os.makedirs(nsd_dir)
-        conf = os.path.join(nsd_dir, "nsd.conf")
-        with open(conf, "w") as f:
-            f.write(f"""server:
-  ip-address: 127.0.0.1@{self.nsd_port}
-  port: {self.nsd_port}
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "{nsd_dir}"
-  database: ""
-  pidfile: "{nsd_dir}/nsd.pid"
-  xfrdfile: "{nsd_dir}/xfrd.state"
-  xfrdir: "{nsd_dir}"
-  zonelistfile: "{nsd_dir}/zone.list"
-  logfile: "{nsd_dir}/nsd.log"
-  server-count: 1
-  verbosity: 2
-remote-control:
-  control-enable: no
-zone:
-  name: {ORIGIN}
-  zonefile: {nsd_dir}/{ORIGIN}.zone
-  request-xfr: 127.0.0.1@{self.d.port} NOKEY
-  allow-notify: 127.0.0.1 NOKEY
-  provide-xfr: 127.0.0.1 NOKEY
-""")
+        conf = write_nsd_secondary_conf(nsd_dir, self.nsd_port, ORIGIN, self.d.port)
         self.start_nsd(nsd_dir, conf)
 
 

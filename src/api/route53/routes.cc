@@ -596,6 +596,11 @@ control::SubmitResult submit(Ctx& ctx, const Build& fn, const std::string& fallb
       throw **err;
     }
     const std::string& msg = res.error();
+    // The store out of reach (fleet: etcd lost its quorum): nothing was written; the AWS CLI
+    // retries a 503 ServiceUnavailable by itself.
+    if (msg.find("unavailable: ") != std::string::npos) {
+      throw Route53Error(503, "ServiceUnavailable", msg);
+    }
     if (msg.find("HealthCheckInUse") != std::string::npos) {
       throw Route53Error(400, "HealthCheckInUse", msg);
     }

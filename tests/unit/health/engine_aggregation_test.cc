@@ -106,5 +106,77 @@ TEST(EngineAggregation, PerCheckerViewsAndThresholdsPerChecker) {
   EXPECT_FALSE(sim.engine.add_observation("x", "ghost", res(true), 0).ok());
 }
 
+// Fleet: peers publish their views (statuses after their own thresholds); they count for as
+// long as they are set, whatever their age, and every engine fed the same views decides alike.
+TEST(EngineAggregation, PeerViewsCountWhileSetAndLocalViewIsPublished) {
+  Sim sim;
+  int local_changes = 0;
+  sim.engine.on_local_change([&] { ++local_changes; });
+  CheckSpec s = http_check("web");
+  s.initial = Status::kHealthy;
+  s.aggregation = Aggregation::kMajority;
+  ASSERT_TRUE(sim.engine.configure({s}).ok());
+  EXPECT_GE(local_changes, 1);  // the check list is news for peers
+  sim.run_for(2'000);
+  auto lv = sim.engine.local_view();
+  ASSERT_EQ(lv.size(), 1u);
+  EXPECT_EQ(lv[0].check, "web");
+  EXPECT_EQ(lv[0].status, Status::kHealthy);
+
+  std::vector<PeerStatus> down{{"web", Status::kUnhealthy, sim.clock.wall_ms(), "timeout"}};
+  std::vector<PeerStatus> up{{"web", Status::kHealthy, sim.clock.wall_ms(), "ok"}};
+  ASSERT_TRUE(sim.engine.set_peer_view("node-b", up).ok());
+  ASSERT_TRUE(sim.engine.set_peer_view("node-c", down).ok());
+  EXPECT_EQ(sim.status("web"), Status::kHealthy);  // 2 of 3 healthy
+  ASSERT_TRUE(sim.engine.set_peer_view("node-b", down).ok());
+  EXPECT_EQ(sim.status("web"), Status::kUnhealthy);  // 1 of 3 healthy
+  EXPECT_EQ(sim.transitions.back().reason,
+            "[node-b] sees it unhealthy: timeout (1 of 3 checkers healthy, rule majority)");
+  // Peers' views do not age out (the fleet's leases decide liveness)...
+  sim.run_for(60'000);
+  EXPECT_EQ(sim.status("web"), Status::kUnhealthy);
+  auto rep = sim.engine.report();
+  for (const auto& c : rep.checks[0].checkers) {
+    EXPECT_TRUE(c.counted) << c.checker;
+    EXPECT_EQ(c.peer, c.checker != "local") << c.checker;
+  }
+  // ...until dropped: the local view and node-b remain, 1 of 2 is no majority.
+  sim.engine.drop_peer("node-c");
+  EXPECT_EQ(sim.status("web"), Status::kUnhealthy);
+  ASSERT_TRUE(sim.engine.set_peer_view("node-b", {}).ok());
+  EXPECT_EQ(sim.status("web"), Status::kHealthy);  // the local view alone
+  EXPECT_FALSE(sim.engine.set_peer_view("local", down).ok());
+  // Unknown ids in a view are ignored (a peer on a newer catalog).
+  EXPECT_TRUE(sim.engine.set_peer_view("node-b", {{"ghost", Status::kHealthy, 0, ""}}).ok());
+
+  // The local checker's own transition is news for peers.
+  int before = local_changes;
+  sim.prober.respond = [](const CheckSpec&) { return res(false); };
+  sim.run_for(20'000);
+  EXPECT_GT(local_changes, before);
+  EXPECT_EQ(sim.engine.local_view()[0].status, Status::kUnhealthy);
+}
+
+// A check another site runs: no probe here, the peers' views alone decide.
+TEST(EngineAggregation, ChecksNotProbedHereFollowPeers) {
+  Sim sim;
+  CheckSpec s = http_check("web");
+  s.probed_here = false;
+  s.initial = Status::kHealthy;
+  ASSERT_TRUE(sim.engine.configure({s}).ok());
+  sim.run_for(30'000);
+  EXPECT_EQ(sim.prober.count_started("web"), 0u);
+  EXPECT_TRUE(sim.engine.local_view().empty());
+  EXPECT_EQ(sim.status("web"), Status::kHealthy);
+  ASSERT_TRUE(sim.engine
+                  .set_peer_view("tokyo", {{"web", Status::kUnhealthy, sim.clock.wall_ms(), "503"}})
+                  .ok());
+  EXPECT_EQ(sim.status("web"), Status::kUnhealthy);
+  ASSERT_TRUE(sim.engine
+                  .set_peer_view("tokyo", {{"web", Status::kHealthy, sim.clock.wall_ms(), "ok"}})
+                  .ok());
+  EXPECT_EQ(sim.status("web"), Status::kHealthy);
+}
+
 }  // namespace
 }  // namespace steerdns::health

@@ -1,0 +1,92 @@
+// server.cluster (fleet mode, docs/fleet.md): defaults, every key parsed, and bad values
+// rejected with the file and line and no config.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "config/loader.h"
+#include "config_test_util.h"
+
+namespace steerdns::config {
+namespace {
+
+using testing::line_of;
+using testing::TempDir;
+
+const char* kFleetZones = R"(zones:
+  - name: example.test.
+    soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
+    ns: [ns1.example.test.]
+    records:
+      - { name: ns1, type: A, values: [127.0.0.1] }
+)";
+
+TEST(ClusterConfig, DefaultsWithoutTheSection) {
+  TempDir d;
+  auto c = load_config_file(d.write("t.yaml", kFleetZones));
+  ASSERT_TRUE(c.ok()) << c.error();
+  const auto& cl = c->server.cluster;
+  EXPECT_TRUE(cl.node_id.empty());
+  EXPECT_EQ(cl.lease_ttl_ms, 10'000);
+  EXPECT_EQ(cl.heartbeat_ms, 1'000);
+  EXPECT_EQ(cl.stale_after_ms, 3'000);
+  EXPECT_EQ(cl.peer_grace_ms, 60'000);
+  EXPECT_EQ(cl.divergence_after_ms, 30'000);
+  EXPECT_TRUE(cl.sites.empty());
+}
+
+TEST(ClusterConfig, ParsesEveryKey) {
+  TempDir d;
+  auto c = load_config_file(d.write("t.yaml", std::string(R"(server:
+  cluster:
+    node_id: node-a
+    site: taipei
+    lease_ttl: 6s
+    heartbeat: 500ms
+    stale_after: 2s
+    peer_grace: 2m
+    divergence_after: 45s
+    sites:
+      taipei: [primary-app, secondary-app]
+      tokyo: [secondary-app]
+)") + kFleetZones));
+  ASSERT_TRUE(c.ok()) << c.error();
+  const auto& cl = c->server.cluster;
+  EXPECT_EQ(cl.node_id, "node-a");
+  EXPECT_EQ(cl.site, "taipei");
+  EXPECT_EQ(cl.lease_ttl_ms, 6'000);
+  EXPECT_EQ(cl.heartbeat_ms, 500);
+  EXPECT_EQ(cl.stale_after_ms, 2'000);
+  EXPECT_EQ(cl.peer_grace_ms, 120'000);
+  EXPECT_EQ(cl.divergence_after_ms, 45'000);
+  ASSERT_EQ(cl.sites.size(), 2u);
+  EXPECT_EQ(cl.sites[0].first, "taipei");
+  EXPECT_EQ(cl.sites[0].second, (std::vector<std::string>{"primary-app", "secondary-app"}));
+  EXPECT_EQ(cl.sites[1].first, "tokyo");
+}
+
+TEST(ClusterConfig, BadValuesNameTheLine) {
+  struct Bad {
+    std::string yaml, marker, reason;
+  };
+  const Bad cases[] = {
+      {"  cluster: { node_id: \"a b\" }\n", "node_id", "may hold letters, digits"},
+      {"  cluster: { lease_ttl: 1s }\n", "lease_ttl", "must be at least 2s"},
+      {"  cluster: { lease_ttl: 4s, heartbeat: 3s }\n", "cluster:", "at most half of lease_ttl"},
+      {"  cluster: { heartbeat: soon }\n", "heartbeat", "heartbeat"},
+      {"  cluster: { sites: [a, b] }\n", "sites", "must map a site name"},
+      {"  cluster: { quorum: 2 }\n", "quorum", "unknown key 'quorum' in cluster"},
+  };
+  for (const Bad& b : cases) {
+    TempDir d;
+    std::string yaml = "server:\n" + b.yaml + kFleetZones;
+    auto c = load_config_file(d.write("t.yaml", yaml));
+    ASSERT_FALSE(c.ok()) << b.yaml;
+    std::string want = "t.yaml:" + std::to_string(line_of(yaml, b.marker)) + ":";
+    EXPECT_NE(c.error().find(want), std::string::npos) << c.error() << " (want " << want << ")";
+    EXPECT_NE(c.error().find(b.reason), std::string::npos) << c.error();
+  }
+}
+
+}  // namespace
+}  // namespace steerdns::config
