@@ -205,6 +205,29 @@ class FleetTest(unittest.TestCase):
             return True
         wait_until(formed, timeout=20, what="three live members seen by every node")
 
+    # -- bad input: a node that cannot join says where and why, and does not start ----------
+
+    def test_0_bad_store_specs_and_names_are_refused_clearly(self):
+        dead = free_port()  # nothing listens there
+        cases = [
+            (["--store", f"etcd:http://127.0.0.1:{dead}", "--node-id", "x"],
+             f"http://127.0.0.1:{dead}"),
+            (["--store", "etcd:ftp://127.0.0.1:2379", "--node-id", "x"], "ftp://"),
+            (["--store", self.etcd.spec()], "--node-id is required"),
+            (["--store", self.etcd.spec(), "--node-id", "bad name"], "'bad name'"),
+            (["--store", self.etcd.spec(prefix="steerdns-bad/"), "--node-id", "x",
+              "--site", "a/b"], "--site 'a/b'"),
+        ]
+        for args, want in cases:
+            p = subprocess.run([steerdns_bin(), "serve", "--config", self.config, "--listen",
+                                f"127.0.0.1:{free_port()}", "--api-listen", "off", *args],
+                               capture_output=True, text=True, timeout=30, cwd=self.tmp)
+            self.assertEqual(p.returncode, 1, (args, p.stdout, p.stderr))
+            self.assertIn(want, p.stderr, args)
+        # The fleet was not touched: no member named x.
+        st, cl = api(self.node("node-a"), "GET", "/v1/cluster")
+        self.assertNotIn("x", [m["node"] for m in cl["members"]])
+
     # -- a change through one node reaches the others ---------------------------------------
 
     def test_1_change_through_a_is_answered_by_c_within_1s(self):

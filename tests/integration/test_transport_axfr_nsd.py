@@ -40,11 +40,16 @@ def transfer_records(port, origin):
     return dig_records(r.stdout)
 
 
-@unittest.skipUnless(os.path.exists(NSD), "nsd is not installed")
-def write_nsd_secondary_conf(nsd_dir, nsd_port, origin, primary_port):
-    """An nsd.conf in nsd_dir for NSD as secondary of `origin` from 127.0.0.1@primary_port
-    (AXFR/IXFR, NOTIFY accepted from loopback); returns its path."""
+def write_nsd_secondary_conf(nsd_dir, nsd_port, origins, primary_port):
+    """An nsd.conf in nsd_dir for NSD as secondary of `origins` (one name or a list) from
+    127.0.0.1@primary_port (AXFR/IXFR, NOTIFY accepted from loopback); returns its path."""
     conf = os.path.join(nsd_dir, "nsd.conf")
+    zones = ""
+    for origin in [origins] if isinstance(origins, str) else origins:
+        zones += (f"zone:\n  name: {origin}\n  zonefile: {nsd_dir}/{origin}.zone\n"
+                  f"  request-xfr: 127.0.0.1@{primary_port} NOKEY\n"
+                  f"  allow-notify: 127.0.0.1 NOKEY\n"
+                  f"  provide-xfr: 127.0.0.1 NOKEY\n")
     with open(conf, "w") as f:
         f.write(f"""server:
   ip-address: 127.0.0.1@{nsd_port}
@@ -63,16 +68,11 @@ def write_nsd_secondary_conf(nsd_dir, nsd_port, origin, primary_port):
   verbosity: 2
 remote-control:
   control-enable: no
-zone:
-  name: {origin}
-  zonefile: {nsd_dir}/{origin}.zone
-  request-xfr: 127.0.0.1@{primary_port} NOKEY
-  allow-notify: 127.0.0.1 NOKEY
-  provide-xfr: 127.0.0.1 NOKEY
-""")
+{zones}""")
     return conf
 
 
+@unittest.skipUnless(os.path.exists(NSD), "nsd is not installed")
 class NsdSecondary:
     """A real NSD as secondary of the steerdns in self.d (test_transport_ixfr_nsd.py uses it
     too): started from a config file, stopped, its logs and answers read."""
@@ -124,32 +124,7 @@ class NsdSecondaryTest(NsdSecondary, unittest.TestCase):
         self.nsd_port = free_port()
         nsd_dir = os.path.join(self.tmp, "nsd")
         os.makedirs(nsd_dir)
-        conf = os.path.join(nsd_dir, "nsd.conf")
-        zones = ""
-        for origin in (ORIGIN, BIG_ORIGIN):
-            zones += (f"zone:\n  name: {origin}\n  zonefile: {nsd_dir}/{origin}.zone\n"
-                      f"  request-xfr: 127.0.0.1@{self.d.port} NOKEY\n"
-                      f"  allow-notify: 127.0.0.1 NOKEY\n"
-                      f"  provide-xfr: 127.0.0.1 NOKEY\n")
-        with open(conf, "w") as f:
-            f.write(f"""server:
-  ip-address: 127.0.0.1@{self.nsd_port}
-  port: {self.nsd_port}
-  do-ip6: no
-  username: ""
-  chroot: ""
-  zonesdir: "{nsd_dir}"
-  database: ""
-  pidfile: "{nsd_dir}/nsd.pid"
-  xfrdfile: "{nsd_dir}/xfrd.state"
-  xfrdir: "{nsd_dir}"
-  zonelistfile: "{nsd_dir}/zone.list"
-  logfile: "{nsd_dir}/nsd.log"
-  server-count: 1
-  verbosity: 2
-remote-control:
-  control-enable: no
-{zones}""")
+        conf = write_nsd_secondary_conf(nsd_dir, self.nsd_port, (ORIGIN, BIG_ORIGIN), self.d.port)
         self.start_nsd(nsd_dir, conf)
 
 

@@ -30,6 +30,29 @@ inline int line_of(const std::string& text, const std::string& marker) {
          static_cast<int>(std::count(text.begin(), text.begin() + static_cast<long>(pos), '\n'));
 }
 
+// The smallest valid zones section (one zone, its NS address): tests of other sections append
+// or prepend theirs.
+inline constexpr const char* kMinimalZones = R"(zones:
+  - name: example.test.
+    soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
+    ns: [ns1.example.test.]
+    records:
+      - { name: ns1, type: A, values: [127.0.0.1] }
+)";
+
+// A `server:` section that must be refused: the error names t.yaml, the line holding `marker`
+// and contains `reason`. `server_yaml` is the indented body under `server:`.
+inline void expect_server_error(const std::string& server_yaml, const std::string& marker,
+                                const std::string& reason) {
+  TempDir d;
+  std::string yaml = "server:\n" + server_yaml + kMinimalZones;
+  auto c = load_config_file(d.write("t.yaml", yaml));
+  ASSERT_FALSE(c.ok()) << server_yaml;
+  std::string want = "t.yaml:" + std::to_string(line_of(yaml, marker)) + ":";
+  EXPECT_NE(c.error().find(want), std::string::npos) << c.error() << " (want " << want << ")";
+  EXPECT_NE(c.error().find(reason), std::string::npos) << c.error();
+}
+
 // Every record of a zone as "owner ttl TYPE rdata", sorted.
 inline std::vector<std::string> dump(const zone::Zone& z) {
   std::vector<std::string> out;

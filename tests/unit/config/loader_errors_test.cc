@@ -13,15 +13,8 @@ namespace {
 using testing::line_of;
 using testing::TempDir;
 
-const char* kHead = R"(server:
-  listen: ["127.0.0.1:5300"]
-zones:
-  - name: example.test.
-    soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
-    ns: [ns1.example.test.]
-    records:
-      - { name: ns1, type: A, values: [127.0.0.1] }
-)";
+const std::string kHead =
+    std::string("server:\n  listen: [\"127.0.0.1:5300\"]\n") + testing::kMinimalZones;
 
 struct BadCase {
   const char* what;

@@ -15,13 +15,7 @@ using health::Kind;
 using testing::line_of;
 using testing::TempDir;
 
-const char* kZones = R"(zones:
-  - name: example.test.
-    soa: { mname: ns1.example.test., rname: hostmaster.example.test. }
-    ns: [ns1.example.test.]
-    records:
-      - { name: ns1, type: A, values: [127.0.0.1] }
-)";
+const char* const kZones = testing::kMinimalZones;
 
 TEST(ConfigHealth, SectionBecomesSpecsBesideTheZones) {
   TempDir d;
