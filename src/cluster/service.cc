@@ -62,9 +62,10 @@ std::vector<health::PeerStatus> parse_view(const json& j) {
   return out;
 }
 
+// The client's "lease N not found (expired or revoked)" and etcd's own "requested lease not
+// found" (a put under an expired lease): take a new lease, not a reason to call etcd down.
 bool lease_lost(const std::string& err) {
-  return err.find("lease not found") != std::string::npos ||
-         err.find("requested lease not found") != std::string::npos;
+  return err.find("lease") != std::string::npos && err.find("not found") != std::string::npos;
 }
 
 }  // namespace

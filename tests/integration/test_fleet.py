@@ -14,6 +14,7 @@ non-default loopback ports) and three `steerdns serve --store etcd:... --node-id
 The HTTP backend answers by the X-Steerdns-Checker header each node's probes carry, so one
 node can be made to see it down. Every wait polls with a deadline. Run by ctest (STEERDNS_BIN).
 """
+import base64
 import http.server
 import json
 import os
@@ -124,6 +125,13 @@ def api(node, method, path, body=None, timeout=10):
             return r.status, json.loads(r.read() or b"{}")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"{}")
+
+
+def etcd_post(endpoint, path, body):
+    req = urllib.request.Request(endpoint + path, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
 
 
 def metric(node, name):
@@ -398,6 +406,32 @@ class FleetTest(unittest.TestCase):
         self.wait_all_answer("app.example.test.", [SECONDARY], timeout=15)
         self.backend.down_for = set()
         self.wait_all_answer("app.example.test.", [PRIMARY], timeout=30)
+
+    # -- a lost lease (a node cut off longer than lease_ttl) is taken again --------------------
+
+    def test_6_lost_lease_is_taken_again(self):
+        self.wait_fleet_formed()
+        # Revoking node C's lease from outside is what etcd does when it expires: its keys go.
+        key = base64.b64encode(b"steerdns/fleet/member/node-c").decode()
+        ep = self.etcd.endpoints[1]
+        rng = etcd_post(ep, "/v3/kv/range", {"key": key})
+        lease = rng["kvs"][0]["lease"]
+        etcd_post(ep, "/v3/lease/revoke", {"ID": lease})
+        a = self.node("node-a")
+
+        def c_state():
+            st, cl = api(a, "GET", "/v1/cluster")
+            return {m["node"]: m for m in cl["members"]}.get("node-c", {})
+        wait_until(lambda: c_state().get("alive") is False, timeout=10,
+                   what="node A seeing node C's keys gone")
+        # Node C notices at its next keepalive, takes a new lease and publishes again.
+        wait_until(lambda: c_state().get("alive") is True, timeout=10,
+                   what="node C back under a new lease")
+        self.assertGreaterEqual(metric(self.node("node-c"),
+                                       "steerdns_cluster_lease_grants_total"), 2)
+        wait_until(lambda: "node-c" in next(
+            c["views"] for c in api(a, "GET", "/v1/cluster")[1]["checks"]
+            if c["id"] == "primary-app"), timeout=10, what="node C's view counted again")
 
     # -- zone transfer out from a fleet node --------------------------------------------------
 
