@@ -30,6 +30,13 @@ void mark_probed_here(const config::ServerSettings& settings,
     spec.probed_here =
         std::find(it->second.begin(), it->second.end(), spec.id) != it->second.end();
   }
+  for (const auto& id : it->second) {
+    if (std::none_of(specs.begin(), specs.end(), [&](const auto& s) { return s.id == id; })) {
+      spdlog::warn("cluster.sites.{}: no health check '{}' (yet); nodes of this site run the "
+                   "others listed",
+                   settings.cluster.site, id);
+    }
+  }
 }
 
 }  // namespace
