@@ -160,6 +160,9 @@ json range_json(const RangeRequest& req) {
   if (req.revision > 0) {
     j["revision"] = std::to_string(req.revision);
   }
+  if (req.max_create_revision > 0) {
+    j["max_create_revision"] = std::to_string(req.max_create_revision);
+  }
   if (req.min_create_revision > 0) {
     j["min_create_revision"] = std::to_string(req.min_create_revision);
   }

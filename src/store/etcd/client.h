@@ -63,6 +63,7 @@ struct RangeRequest {
   int64_t limit = 0;
   int64_t revision = 0;   // 0: newest
   int64_t min_create_revision = 0;
+  int64_t max_create_revision = 0;  // 0: no upper bound
   bool keys_only = false;
   bool count_only = false;
   bool serializable = false;  // false: linearizable (needs a leader)

@@ -931,21 +931,46 @@ Status EtcdStore::prune_events() {
   if (count->count <= retain) {
     return OkStatus();
   }
+  const int64_t excess = count->count - retain;
   RangeRequest r;
   r.key = pre;
   r.range_end = etcd::prefix_end(pre);
-  r.keys_only = true;
   r.sort_target = "CREATE";
   r.sort_order = "ASCEND";
-  r.limit = count->count - retain;
+  r.limit = excess;
   auto old = client_.range(r);
-  if (!old.ok()) {
-    return Error{old.error()};
+  if (!old.ok() || old->kvs.empty()) {
+    return old.ok() ? OkStatus() : Status{Error{old.error()}};
   }
-  for (size_t start = 0; start < old->kvs.size(); start += kOpsPerChunk) {
+  // Events of one transaction share a create revision and are ordered by their index "i"
+  // (the seq's low bits), which etcd cannot sort by: take every event of the boundary
+  // transaction and keep its newest.
+  const int64_t boundary = old->kvs.back().create_revision;
+  RangeRequest b = r;
+  b.limit = 0;
+  b.min_create_revision = boundary;
+  b.max_create_revision = boundary;
+  auto edge = client_.range(b);
+  if (!edge.ok()) {
+    return Error{edge.error()};
+  }
+  std::vector<std::pair<int64_t, std::string>> candidates;  // (seq, key)
+  for (const auto* kvs : {&old->kvs, &edge->kvs}) {
+    for (const auto& kv : *kvs) {
+      if (kvs == &old->kvs && kv.create_revision == boundary) {
+        continue;  // taken from `edge`, whole
+      }
+      auto j = parse_value(kv);
+      int64_t i = j.ok() ? jnum(*j, "i") : 0;
+      candidates.emplace_back(kv.create_revision * kSeqScale + i, kv.key);
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.resize(std::min(candidates.size(), static_cast<size_t>(excess)));
+  for (size_t start = 0; start < candidates.size(); start += kOpsPerChunk) {
     etcd::Txn t;
-    for (size_t i = start; i < std::min(old->kvs.size(), start + kOpsPerChunk); ++i) {
-      t.success.push_back(TxnOp::del(old->kvs[i].key));
+    for (size_t i = start; i < std::min(candidates.size(), start + kOpsPerChunk); ++i) {
+      t.success.push_back(TxnOp::del(candidates[i].second));
     }
     if (auto d = client_.txn(t); !d.ok()) {
       return Error{d.error()};

@@ -14,8 +14,8 @@
 #include <mutex>
 #include <thread>
 
+#include "etcd_test_util.h"
 #include "store/etcd/client.h"
-#include "testlib/etcd_cluster.h"
 
 namespace steerdns::store::etcd {
 namespace {
@@ -24,24 +24,9 @@ using steerdns::testing::EtcdCluster;
 using steerdns::testing::free_tcp_port;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using Clock = std::chrono::steady_clock;
-
-int64_t elapsed_ms(Clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-}
-
-// Polls pred() every 20 ms until it holds or `ms` passed.
-template <class Pred>
-bool eventually(Pred pred, int64_t ms) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-  while (Clock::now() < deadline) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
+using steerdns::store::testing::Clock;
+using steerdns::store::testing::elapsed_ms;
+using steerdns::store::testing::eventually;
 
 Options opts_for(std::vector<std::string> endpoints, int64_t timeout_ms = 2000) {
   Options o;
@@ -54,17 +39,7 @@ Options opts_for(std::vector<std::string> endpoints, int64_t timeout_ms = 2000) 
 // never answered.
 class BlackHole {
  public:
-  BlackHole() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    EXPECT_EQ(::listen(fd_, 16), 0);
-    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len), 0);
-    port_ = ntohs(a.sin_port);
-  }
+  BlackHole() { fd_ = steerdns::store::testing::listen_loopback(16, &port_); }
   ~BlackHole() { ::close(fd_); }
   std::string url() const { return steerdns::testing::loopback_url(port_); }
 
@@ -112,11 +87,8 @@ struct Recorder {
 
 class EtcdClientTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = new EtcdCluster(1); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
+  // The binary's etcd, shared with the store tests (their keys live under their own prefixes).
+  static void SetUpTestSuite() { cluster_ = &steerdns::store::testing::shared_etcd(); }
   void SetUp() override { ASSERT_TRUE(cluster_->healthy()); }
   static EtcdCluster* cluster_;
 };

@@ -1,6 +1,7 @@
-// The etcd store against real etcd: the SQLite store's behaviour (store.h) on a shared
-// catalog, two nodes on one cluster (watch, conflicts, per-node state), the key layout check,
-// and failures that say "unavailable" within the deadline instead of hanging.
+// What the etcd store does beyond the Store contract (store_contract_test.cc runs that on
+// every backend), against real etcd: two nodes on one catalog (watch, conflicts, per-node
+// state, interleaved events), the key layout check, commits whose answer is lost, and
+// failures that say "unavailable" within the deadline instead of hanging.
 #include "store/etcd/etcd_store.h"
 
 #include <gmock/gmock.h>
@@ -11,12 +12,10 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <set>
 #include <thread>
 
-#include "store_test_util.h"
-#include "testlib/etcd_cluster.h"
+#include "etcd_test_util.h"
 
 namespace steerdns::store {
 namespace {
@@ -24,49 +23,24 @@ namespace {
 using steerdns::testing::EtcdCluster;
 using steerdns::testing::free_tcp_port;
 using testing::change_row;
-using testing::del;
+using testing::Clock;
+using testing::elapsed_ms;
+using testing::eventually;
 using ::testing::HasSubstr;
+using testing::numbered;
 using testing::put_check;
-using testing::put_record;
-using testing::put_settings;
 using testing::put_zone;
 using ::testing::StartsWith;
 using testing::zone_row;
-using Clock = std::chrono::steady_clock;
-
-std::string numbered(const char* prefix, int64_t n) {
-  std::string s(prefix);
-  s.append(std::to_string(n));
-  return s;
-}
-
-int64_t elapsed_ms(Clock::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-}
-
-template <class Pred>
-bool eventually(Pred pred, int64_t ms) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-  while (Clock::now() < deadline) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
 
 class EtcdStoreTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { cluster_ = new EtcdCluster(1); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
+  // The binary's etcd, shared with etcd_client_test.cc and the contract tests.
+  static void SetUpTestSuite() { cluster_ = &testing::shared_etcd(); }
   void SetUp() override {
     ASSERT_TRUE(cluster_->healthy());
-    // Every test on its own key prefix: one cluster serves the whole suite.
-    prefix_ = numbered("t", counter_++) + "-" + make_id('P') + "/";
+    // Every test on its own key prefix: one cluster serves the whole binary.
+    prefix_ = testing::fresh_prefix();
     store_ = open_node("a");
     ASSERT_NE(store_, nullptr);
   }
@@ -82,361 +56,24 @@ class EtcdStoreTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.error();
     return s.ok() ? std::move(s).value() : nullptr;
   }
-  void reopen() {
-    store_.reset();
-    store_ = open_node("a");
-    ASSERT_NE(store_, nullptr);
-  }
 
   static EtcdCluster* cluster_;
-  static int counter_;
   std::string prefix_;
   std::unique_ptr<EtcdStore> store_;
 };
 EtcdCluster* EtcdStoreTest::cluster_ = nullptr;
-int EtcdStoreTest::counter_ = 0;
 
-TEST_F(EtcdStoreTest, EmptyStoreAndLayout) {
+// The contract's empty store is in store_contract_test.cc; this is what etcd adds to it.
+TEST_F(EtcdStoreTest, DescribeAndLayout) {
   EXPECT_EQ(store_->describe(), "etcd:" + cluster_->endpoint(0) + " (node a)");
   EXPECT_EQ(store_->schema_version(), 1);
   EXPECT_TRUE(store_->shared());
-  auto rows = store_->load();
-  ASSERT_TRUE(rows.ok()) << rows.error();
-  EXPECT_EQ(rows->revision, 0);
-  EXPECT_TRUE(rows->zones.empty());
-  EXPECT_EQ(rows->settings, nlohmann::json::object());
   etcd::RangeRequest r;
   r.key = prefix_ + "layout";
   auto got = store_->client().range(r);
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->kvs.size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(got->kvs[0].value), (nlohmann::json{{"version", 1}}));
-}
-
-TEST_F(EtcdStoreTest, RoundTripEveryRowKind) {
-  Commit c;
-  c.ops.push_back(put_zone(zone_row("ZB", "b.test.")));
-  c.ops.push_back(put_zone(zone_row("ZA", "a.test.")));
-  c.ops.push_back(put_record("ZB", "www.b.test./A", {{"ttl", 60}, {"values", {"192.0.2.1"}}}));
-  c.ops.push_back(put_record("ZA", "x.a.test./TXT", {{"values", {"h\u00e9llo \"q\""}}}));
-  c.ops.push_back(put_record("ZA", "a.test./MX", {{"values", {"10 mx.a.test."}}}));
-  c.ops.push_back(put_check("primary", 3, {{"type", "http"}, {"port", 8080}}));
-  c.ops.push_back(put_check("backup", 1, {{"type", "tcp"}}));
-  c.ops.push_back(put_settings({{"latency_map", {{"eu", "10.0.0.0/8"}}}}));
-  c.change = change_row("C1", "first");
-  auto rev = store_->commit(c);
-  ASSERT_TRUE(rev.ok()) << rev.error();
-  EXPECT_EQ(*rev, 1);
-  for (int pass = 0; pass < 2; ++pass) {
-    auto rows = store_->load();
-    ASSERT_TRUE(rows.ok()) << rows.error();
-    EXPECT_EQ(rows->revision, 1);
-    ASSERT_EQ(rows->zones.size(), 2u);
-    EXPECT_EQ(rows->zones[0].id, "ZA");
-    EXPECT_EQ(rows->zones[0].name, "a.test.");
-    EXPECT_EQ(rows->zones[0].caller_ref, "ref-ZA");
-    EXPECT_EQ(rows->zones[0].comment, "zone a.test.");
-    EXPECT_EQ(rows->zones[0].settings, zone_row("ZA", "a.test.").settings);
-    EXPECT_EQ(rows->zones[0].created_ms, 1700000000000);
-    EXPECT_EQ(rows->zones[1].name, "b.test.");
-    ASSERT_EQ(rows->records.size(), 3u);
-    EXPECT_EQ(rows->records[0].zone_id, "ZA");
-    EXPECT_EQ(rows->records[0].key, "a.test./MX");
-    EXPECT_EQ(rows->records[1].key, "x.a.test./TXT");
-    EXPECT_EQ(rows->records[1].body["values"][0], "h\u00e9llo \"q\"");
-    EXPECT_EQ(rows->records[2].zone_id, "ZB");
-    EXPECT_EQ(rows->records[2].body["ttl"], 60);
-    ASSERT_EQ(rows->checks.size(), 2u);
-    EXPECT_EQ(rows->checks[0].id, "backup");
-    EXPECT_EQ(rows->checks[1].id, "primary");
-    EXPECT_EQ(rows->checks[1].version, 3);
-    EXPECT_EQ(rows->checks[1].caller_ref, "cref-primary");
-    EXPECT_EQ(rows->checks[1].body["port"], 8080);
-    EXPECT_EQ(rows->settings["latency_map"]["eu"], "10.0.0.0/8");
-    reopen();
-  }
-  auto ch = store_->change("C1");
-  ASSERT_TRUE(ch.ok()) << ch.error();
-  ASSERT_TRUE(ch->has_value());
-  EXPECT_EQ((*ch)->revision, 1);
-  EXPECT_EQ((*ch)->status, "PENDING");
-  EXPECT_EQ((*ch)->author, "test");
-  EXPECT_EQ((*ch)->comment, "first");
-  EXPECT_EQ((*ch)->submitted_ms, 1700000000123);
-  EXPECT_EQ((*ch)->changes, change_row("C1", "first").changes);
-  auto missing = store_->change("CNOPE");
-  ASSERT_TRUE(missing.ok());
-  EXPECT_FALSE(missing->has_value());
-}
-
-TEST_F(EtcdStoreTest, UpdatesDeletesAndZoneCascade) {
-  Commit c;
-  c.ops.push_back(put_zone(zone_row("ZA", "a.test.")));
-  c.ops.push_back(put_zone(zone_row("ZB", "b.test.")));
-  c.ops.push_back(put_record("ZA", "w./A", {{"v", 1}}));
-  c.ops.push_back(put_record("ZA", "x./A", {{"v", 1}}));
-  c.ops.push_back(put_record("ZB", "w./A", {{"v", 1}}));
-  c.ops.push_back(put_check("h", 1, {{"v", 1}}));
-  ASSERT_TRUE(store_->commit(c).ok());
-  Commit u;
-  auto z = zone_row("ZA", "a.test.");
-  z.comment = "renamed comment";
-  u.ops.push_back(put_zone(z));  // an update keeps the zone's records
-  u.ops.push_back(put_record("ZA", "w./A", {{"v", 2}}));
-  u.ops.push_back(put_check("h", 2, {{"v", 2}}));
-  auto rev = store_->commit(u);
-  ASSERT_TRUE(rev.ok()) << rev.error();
-  EXPECT_EQ(*rev, 2);
-  auto rows = store_->load();
-  ASSERT_TRUE(rows.ok());
-  EXPECT_EQ(rows->zones.at(0).comment, "renamed comment");
-  ASSERT_EQ(rows->records.size(), 3u);
-  EXPECT_EQ(rows->records[0].body["v"], 2);
-  EXPECT_EQ(rows->checks.at(0).version, 2);
-
-  Commit d;
-  d.ops.push_back(del("check", "h"));
-  d.ops.push_back(del("settings", ""));
-  d.ops.push_back(del("zone", "ZA"));  // and its records with it
-  ASSERT_TRUE(store_->commit(d).ok());
-  rows = store_->load();
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->zones.size(), 1u);
-  EXPECT_EQ(rows->zones[0].id, "ZB");
-  ASSERT_EQ(rows->records.size(), 1u);
-  EXPECT_EQ(rows->records[0].zone_id, "ZB");
-  EXPECT_TRUE(rows->checks.empty());
-  EXPECT_EQ(rows->revision, 3);
-}
-
-TEST_F(EtcdStoreTest, FailingOpLeavesNothingWritten) {
-  Commit c;
-  c.ops.push_back(put_zone(zone_row("ZA", "a.test.")));
-  ASSERT_TRUE(store_->commit(c).ok());
-  Commit bad;
-  bad.ops.push_back(put_zone(zone_row("ZB", "b.test.")));
-  bad.ops.push_back(put_record("ZA", "w.a.test./A", {{"v", 1}}));
-  bad.ops.push_back(put_record("ZMISSING", "w.gone.test./A", {{"v", 1}}));
-  bad.ops.push_back(put_check("h", 1, {}));
-  bad.change = change_row("CBAD");
-  auto r = store_->commit(bad);
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error(), HasSubstr("op 2"));
-  EXPECT_THAT(r.error(), HasSubstr("zone 'ZMISSING' does not exist"));
-  EXPECT_THAT(r.error(), HasSubstr(cluster_->endpoint(0)));
-  Commit unknown;
-  unknown.ops.push_back(put_check("h", 1, {}));
-  unknown.ops.push_back(del("bogus", "k"));
-  r = store_->commit(unknown);
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error(), HasSubstr("unknown kind 'bogus'"));
-  Commit not_object;
-  not_object.ops.push_back(put_settings(nlohmann::json::array()));
-  r = store_->commit(not_object);
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error(), HasSubstr("settings must be a JSON object"));
-  auto rows = store_->load();
-  ASSERT_TRUE(rows.ok());
-  EXPECT_EQ(rows->revision, 1);
-  ASSERT_EQ(rows->zones.size(), 1u);
-  EXPECT_TRUE(rows->records.empty());
-  EXPECT_TRUE(rows->checks.empty());
-  EXPECT_FALSE(store_->change("CBAD")->has_value());
-  auto ok = store_->commit(c);
-  ASSERT_TRUE(ok.ok()) << ok.error();
-  EXPECT_EQ(*ok, 2);
-}
-
-TEST_F(EtcdStoreTest, ExpectRevisionConflictWritesNothing) {
-  Commit c;
-  c.expect_revision = 0;
-  c.ops.push_back(put_zone(zone_row("ZA", "a.test.")));
-  ASSERT_TRUE(store_->commit(c).ok());
-  Commit stale;
-  stale.expect_revision = 0;
-  stale.ops.push_back(put_check("h", 1, {}));
-  stale.change = change_row("C2");
-  stale.events.emplace_back(1, nlohmann::json{{"type", "x"}});
-  auto r = store_->commit(stale);
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error(), StartsWith("conflict: catalog revision is 1, expected 0"));
-  auto rows = store_->load();
-  ASSERT_TRUE(rows.ok());
-  EXPECT_EQ(rows->revision, 1);
-  EXPECT_TRUE(rows->checks.empty());
-  EXPECT_FALSE(store_->change("C2")->has_value());
-  EXPECT_TRUE(store_->last_events(0)->empty());
-  stale.expect_revision = 1;
-  auto ok = store_->commit(stale);
-  ASSERT_TRUE(ok.ok()) << ok.error();
-  EXPECT_EQ(*ok, 2);
-  EXPECT_EQ(store_->last_events(0)->size(), 1u);
-}
-
-TEST_F(EtcdStoreTest, ChangesListingPagingAndInsync) {
-  for (int i = 1; i <= 7; ++i) {
-    Commit c;
-    c.ops.push_back(put_check("h", i, {{"i", i}}));
-    c.change = change_row(numbered("C", i), numbered("batch ", i));
-    auto r = store_->commit(c);
-    ASSERT_TRUE(r.ok()) << r.error();
-    EXPECT_EQ(*r, i);
-  }
-  {
-    Commit no_change;
-    no_change.ops.push_back(put_check("h", 8, {}));
-    ASSERT_EQ(*store_->commit(no_change), 8);
-  }
-  auto page1 = store_->changes(3);
-  ASSERT_TRUE(page1.ok()) << page1.error();
-  ASSERT_EQ(page1->size(), 3u);
-  EXPECT_EQ((*page1)[0].id, "C7");
-  EXPECT_EQ((*page1)[1].id, "C6");
-  EXPECT_EQ((*page1)[2].revision, 5);
-  auto page2 = store_->changes(3, page1->back().revision);
-  ASSERT_TRUE(page2.ok());
-  ASSERT_EQ(page2->size(), 3u);
-  EXPECT_EQ((*page2)[0].revision, 4);
-  EXPECT_EQ((*page2)[2].revision, 2);
-  auto page3 = store_->changes(3, page2->back().revision);
-  ASSERT_TRUE(page3.ok());
-  ASSERT_EQ(page3->size(), 1u);
-  EXPECT_EQ((*page3)[0].id, "C1");
-
-  auto pending = store_->pending_changes();
-  ASSERT_TRUE(pending.ok());
-  EXPECT_EQ(pending->size(), 7u);
-  ASSERT_TRUE(store_->mark_insync({"C1", "C2", "C5"}, 1700000009999).ok());
-  ASSERT_TRUE(store_->mark_insync({"C1"}, 1800000000000).ok());  // already INSYNC: kept
-  auto bad = store_->mark_insync({"C3", "CNOPE"}, 1);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(bad.error(), HasSubstr("CNOPE"));
-  reopen();
-  pending = store_->pending_changes();
-  ASSERT_TRUE(pending.ok());
-  std::vector<std::string> ids;
-  for (const auto& ch : *pending) {
-    ids.push_back(ch.id);
-  }
-  EXPECT_EQ(ids, (std::vector<std::string>{"C3", "C4", "C6", "C7"}));
-  auto c1 = store_->change("C1");
-  ASSERT_TRUE(c1.ok() && c1->has_value());
-  EXPECT_EQ((*c1)->status, "INSYNC");
-  EXPECT_EQ((*c1)->insync_ms, 1700000009999);
-  EXPECT_TRUE(store_->changes(0)->empty());
-}
-
-TEST_F(EtcdStoreTest, DuplicateChangeIdFailsWholeCommit) {
-  Commit c;
-  c.change = change_row("CSAME");
-  ASSERT_TRUE(store_->commit(c).ok());
-  c.ops.push_back(put_check("h", 1, {}));
-  auto r = store_->commit(c);
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error(), HasSubstr("CSAME"));
-  auto rows = store_->load();
-  ASSERT_TRUE(rows.ok());
-  EXPECT_EQ(rows->revision, 1);
-  EXPECT_TRUE(rows->checks.empty());
-}
-
-TEST_F(EtcdStoreTest, CommitGroupIsAllOrNothing) {
-  Commit a;
-  a.ops.push_back(put_zone(zone_row("ZA", "a.test.")));
-  a.ops.push_back(put_check("h", 1, {{"from", "a"}}));
-  a.change = change_row("CA");
-  Commit b;
-  b.ops.push_back(put_record("ZA", "w.a.test./A", {{"v", 1}}));
-  b.ops.push_back(put_check("h", 2, {{"from", "b"}}));  // the same key twice in one txn
-  b.change = change_row("CB");
-  b.expect_revision = 1;  // checked against the group's running revision
-  auto revs = store_->commit_group({a, b});
-  ASSERT_TRUE(revs.ok()) << revs.error();
-  EXPECT_EQ(*revs, (std::vector<int64_t>{1, 2}));
-  EXPECT_EQ((*store_->change("CA"))->revision, 1);
-  EXPECT_EQ((*store_->change("CB"))->revision, 2);
-  EXPECT_EQ(store_->load()->checks.at(0).body["from"], "b");
-
-  Commit c;
-  c.ops.push_back(put_check("h2", 1, {}));
-  c.change = change_row("CC");
-  Commit bad;
-  bad.ops.push_back(put_record("ZMISSING", "x./A", {}));
-  bad.change = change_row("CBAD");
-  auto r = store_->commit_group({c, bad});
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error(), HasSubstr("commit 1 of a group of 2"));
-  EXPECT_THAT(r.error(), HasSubstr("'ZMISSING' does not exist"));
-  auto rows = store_->load();
-  ASSERT_TRUE(rows.ok());
-  EXPECT_EQ(rows->revision, 2);
-  EXPECT_EQ(rows->checks.size(), 1u);
-  EXPECT_FALSE(store_->change("CC")->has_value());
-
-  Commit stale;
-  stale.expect_revision = 1;
-  r = store_->commit_group({c, stale});
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error(), StartsWith("conflict: catalog revision is 3, expected 1"));
-  EXPECT_EQ(store_->load()->revision, 2);
-  auto empty = store_->commit_group({});
-  ASSERT_TRUE(empty.ok());
-  EXPECT_TRUE(empty->empty());
-}
-
-TEST_F(EtcdStoreTest, EventsOrderAfterSeqAndPruning) {
-  EtcdStoreOptions so;
-  so.retain_events = 5;
-  so.prune_every = 1;
-  auto s = open_node("a", so);
-  ASSERT_NE(s, nullptr);
-  int64_t last = 0;
-  for (int i = 1; i <= 12; ++i) {
-    auto seq = s->append_event(1000 + i, {{"type", "t"}, {"i", i}});
-    ASSERT_TRUE(seq.ok()) << seq.error();
-    EXPECT_GT(*seq, last);
-    last = *seq;
-  }
-  auto all = s->events(0, 100);
-  ASSERT_TRUE(all.ok()) << all.error();
-  ASSERT_EQ(all->size(), 5u);
-  EXPECT_EQ((*all)[0].body["i"], 8);
-  EXPECT_EQ((*all)[4].body["i"], 12);
-  EXPECT_EQ((*all)[4].seq, last);
-  EXPECT_EQ((*all)[4].time_ms, 1012);
-  auto after = s->events((*all)[1].seq, 2);
-  ASSERT_TRUE(after.ok());
-  ASSERT_EQ(after->size(), 2u);
-  EXPECT_EQ((*after)[0].body["i"], 10);
-  EXPECT_EQ((*after)[1].body["i"], 11);
-  EXPECT_TRUE(s->events(last, 10)->empty());
-
-  // A batch shares one etcd revision; seq still orders it, and paging splits it correctly.
-  std::vector<std::pair<int64_t, nlohmann::json>> batch;
-  for (int i = 13; i <= 16; ++i) {
-    batch.emplace_back(2000 + i, nlohmann::json{{"i", i}});
-  }
-  ASSERT_TRUE(s->append_events(batch).ok());
-  ASSERT_TRUE(s->append_events({}).ok());
-  auto tail = s->events(last, 2);
-  ASSERT_TRUE(tail.ok());
-  ASSERT_EQ(tail->size(), 2u);
-  EXPECT_EQ((*tail)[0].body["i"], 13);
-  EXPECT_EQ((*tail)[1].body["i"], 14);
-  auto rest = s->events(tail->back().seq, 10);
-  ASSERT_TRUE(rest.ok());
-  ASSERT_EQ(rest->size(), 2u);
-  EXPECT_EQ((*rest)[0].body["i"], 15);
-  EXPECT_EQ((*rest)[1].body["i"], 16);
-  auto last2 = s->last_events(2);
-  ASSERT_TRUE(last2.ok());
-  ASSERT_EQ(last2->size(), 2u);
-  EXPECT_EQ((*last2)[0].body["i"], 15);  // oldest first
-  EXPECT_EQ((*last2)[1].time_ms, 2016);
-  auto kept = s->last_events(0);
-  ASSERT_TRUE(kept.ok());
-  ASSERT_EQ(kept->size(), 5u);  // pruned to retain after the batch
-  EXPECT_EQ(kept->front().body["i"], 12);
 }
 
 TEST_F(EtcdStoreTest, EventsOfTwoNodesInterleaveInEtcdOrder) {
@@ -478,105 +115,6 @@ TEST_F(EtcdStoreTest, StateIsPerNodeExceptFleetWideKeys) {
   auto got = store_->client().range(r);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->kvs.size(), 1u);
-}
-
-TEST_F(EtcdStoreTest, AlertsAndOutbox) {
-  EtcdStoreOptions so;
-  so.prune_alerts_every = 1;
-  so.retain_alerts_ms = 1000;
-  auto s = open_node("a", so);
-  ASSERT_NE(s, nullptr);
-  auto row = [](const std::string& alert, const std::string& dedup, int64_t t) {
-    OutboxRow o;
-    o.alert_id = alert;
-    o.channel = "webhook";
-    o.dedup_key = dedup;
-    o.payload = {{"text", dedup}};
-    o.created_ms = t;
-    o.next_attempt_ms = t;
-    return o;
-  };
-  AlertCommit first;  // alerts are listed oldest first (by the step that created them)
-  first.alerts.push_back({"A2", {{"state", "firing"}, {"updated_ms", 90}}});
-  ASSERT_TRUE(s->commit_alerts(first).ok());
-  AlertCommit c;
-  c.alerts.push_back({"A1", {{"state", "firing"}, {"updated_ms", 100}}});
-  c.alerts.push_back({"A2", {{"state", "firing"}, {"updated_ms", 100}}});
-  c.enqueue.push_back(row("A2", "A2/firing", 100));
-  c.enqueue.push_back(row("A1", "A1/firing", 101));
-  c.enqueue.push_back(row("A1", "A1/firing", 101));  // the same key twice: once
-  c.state.emplace_back("alerts-cursor", 7);
-  ASSERT_TRUE(s->commit_alerts(c).ok());
-  ASSERT_TRUE(s->commit_alerts(c).ok());  // replayed after a crash: nothing queued twice
-  auto alerts = s->alerts();
-  ASSERT_TRUE(alerts.ok()) << alerts.error();
-  ASSERT_EQ(alerts->size(), 2u);
-  EXPECT_EQ((*alerts)[0].id, "A2");  // oldest first
-  EXPECT_EQ(**s->get_state("alerts-cursor"), 7);
-  auto due = s->outbox_due(100, 10);
-  ASSERT_TRUE(due.ok()) << due.error();
-  ASSERT_EQ(due->size(), 1u);
-  EXPECT_EQ((*due)[0].dedup_key, "A2/firing");
-  due = s->outbox_due(200, 10);
-  ASSERT_TRUE(due.ok());
-  ASSERT_EQ(due->size(), 2u);
-  const int64_t id1 = (*due)[0].id;
-  const int64_t id2 = (*due)[1].id;
-  EXPECT_LT(id1, id2);
-  EXPECT_EQ((*due)[1].payload["text"], "A1/firing");
-
-  ASSERT_TRUE(s->outbox_attempt(id1, "pending", 500, {{"ok", false}, {"detail", "503"}}, 150).ok());
-  ASSERT_TRUE(s->outbox_attempt(id2, "delivered", 0, {{"ok", true}}, 160).ok());
-  auto bad = s->outbox_attempt(id1, "lost", 0, {}, 1);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(bad.error(), HasSubstr("status 'lost'"));
-  auto none = s->outbox_attempt(999, "dead", 0, {}, 1);
-  ASSERT_FALSE(none.ok());
-  EXPECT_THAT(none.error(), HasSubstr("no outbox row 999"));
-  EXPECT_TRUE(s->outbox_due(200, 10)->empty());
-  auto rows = s->outbox(10, "");
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 2u);
-  EXPECT_EQ((*rows)[0].id, id2);  // newest first
-  EXPECT_EQ((*rows)[0].status, "delivered");
-  EXPECT_EQ((*rows)[0].done_ms, 160);
-  EXPECT_EQ((*rows)[1].attempts, 1);
-  EXPECT_EQ((*rows)[1].next_attempt_ms, 500);
-  ASSERT_EQ((*rows)[1].history.size(), 1u);
-  EXPECT_EQ((*rows)[1].history[0]["detail"], "503");
-  auto for_a2 = s->outbox(10, "A2");
-  ASSERT_TRUE(for_a2.ok());
-  ASSERT_EQ(for_a2->size(), 1u);
-  EXPECT_EQ((*for_a2)[0].id, id1);
-  auto stats = s->outbox_stats();
-  ASSERT_TRUE(stats.ok());
-  EXPECT_EQ(stats->pending, 1);
-  EXPECT_EQ(stats->delivered, 1);
-  EXPECT_EQ(stats->dead, 0);
-  EXPECT_EQ(stats->oldest_pending_ms, 100);
-
-  // Much later: the resolved alert and the delivered row are pruned, dedup key included.
-  AlertCommit later;
-  later.alerts.push_back({"A1", {{"state", "resolved"}, {"updated_ms", 200}}});
-  ASSERT_TRUE(s->commit_alerts(later).ok());
-  AlertCommit much_later;
-  much_later.alerts.push_back({"A3", {{"state", "firing"}, {"updated_ms", 5000}}});
-  ASSERT_TRUE(s->commit_alerts(much_later).ok());
-  alerts = s->alerts();
-  ASSERT_TRUE(alerts.ok());
-  std::vector<std::string> ids;
-  for (const auto& a : *alerts) {
-    ids.push_back(a.id);
-  }
-  EXPECT_EQ(ids, (std::vector<std::string>{"A2", "A3"}));
-  rows = s->outbox(10, "");
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].id, id1);
-  AlertCommit again;
-  again.enqueue.push_back(row("A1", "A1/firing", 6000));
-  ASSERT_TRUE(s->commit_alerts(again).ok());
-  EXPECT_EQ(s->outbox_stats()->pending, 2);
 }
 
 TEST_F(EtcdStoreTest, TwoNodesWatchAndConflict) {
@@ -657,17 +195,7 @@ TEST_F(EtcdStoreTest, ConcurrentCommitsOfTwoNodesAllLand) {
 class LossyProxy {
  public:
   explicit LossyProxy(int upstream_port) : upstream_(upstream_port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    EXPECT_EQ(::listen(fd_, 64), 0);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    fd_ = testing::listen_loopback(64, &port_);
     thread_ = std::thread([this] { accept_loop(); });
   }
   ~LossyProxy() {
@@ -856,6 +384,28 @@ TEST(EtcdStoreUnreachable, OpenFailsWithinTheDeadline) {
   EXPECT_THAT(s.error(), HasSubstr("etcd " + dead + ": connection refused"));
 }
 
+// A commit of one health check with its change batch.
+Commit check_commit(const std::string& check, const std::string& change_id) {
+  Commit c;
+  c.ops.push_back(put_check(check, 1, {}));
+  c.change = change_row(change_id);
+  return c;
+}
+
+// Commits `c`, which must fail as "unavailable" within `limit_ms`; returns the error.
+std::string commit_unavailable(EtcdStore& s, const Commit& c, int64_t limit_ms, const char* when) {
+  auto t0 = Clock::now();
+  auto r = s.commit(c);
+  const int64_t took = elapsed_ms(t0);
+  EXPECT_FALSE(r.ok()) << when;
+  const std::string err = r.ok() ? "" : r.error();
+  EXPECT_THAT(err, StartsWith("unavailable: ")) << when;
+  EXPECT_LT(took, limit_ms) << when;
+  std::printf("[measure] commit %s failed after %lld ms: %s\n", when,
+              static_cast<long long>(took), err.c_str());
+  return err;
+}
+
 TEST(EtcdStoreOutage, AllMembersDownThenBack) {
   EtcdCluster cluster(3);
   ASSERT_TRUE(cluster.healthy());
@@ -865,41 +415,19 @@ TEST(EtcdStoreOutage, AllMembersDownThenBack) {
   auto opened = EtcdStore::open(o, "a");
   ASSERT_TRUE(opened.ok()) << opened.error();
   auto& s = **opened;
-  Commit c;
-  c.ops.push_back(put_check("h1", 1, {}));
-  c.change = change_row("C1");
-  ASSERT_TRUE(s.commit(c).ok());
+  ASSERT_TRUE(s.commit(check_commit("h1", "C1")).ok());
   // Quorum lost (one member left, without a leader): the commit fails as "unavailable"
   // within about the deadline, the read that checks whether it landed included.
   cluster.stop(0);
   cluster.stop(1);
-  Commit q;
-  q.ops.push_back(put_check("hq", 1, {}));
-  q.change = change_row("CQ");
-  auto tq = Clock::now();
-  auto rq = s.commit(q);
-  const int64_t took_q = elapsed_ms(tq);
-  ASSERT_FALSE(rq.ok());
-  EXPECT_THAT(rq.error(), StartsWith("unavailable: "));
-  EXPECT_LT(took_q, 4000);
-  std::printf("[measure] commit without quorum failed after %lld ms: %s\n",
-              static_cast<long long>(took_q), rq.error().c_str());
+  commit_unavailable(s, check_commit("hq", "CQ"), 4000, "without quorum");
   cluster.stop(2);
-  Commit d;
-  d.ops.push_back(put_check("h2", 1, {}));
-  d.change = change_row("C2");
-  auto t0 = Clock::now();
-  auto r = s.commit(d);
-  const int64_t took = elapsed_ms(t0);
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.error(), StartsWith("unavailable: "));
-  EXPECT_THAT(r.error(), HasSubstr(cluster.endpoint(0)));
-  EXPECT_LT(took, 3000);
+  const Commit d = check_commit("h2", "C2");
+  EXPECT_THAT(commit_unavailable(s, d, 3000, "with every member down"),
+              HasSubstr(cluster.endpoint(0)));
   auto l = s.load();
   ASSERT_FALSE(l.ok());
   EXPECT_THAT(l.error(), StartsWith("unavailable: "));
-  std::printf("[measure] commit with every member down failed after %lld ms\n",
-              static_cast<long long>(took));
   for (int i = 0; i < 3; ++i) {
     cluster.start(i);
   }

@@ -13,6 +13,13 @@ namespace steerdns::store::testing {
 
 using ::steerdns::testing::TempDir;
 
+// "C7": built by append, not "C" + std::to_string(7), which trips GCC 12's -Wrestrict at -O3.
+inline std::string numbered(const char* prefix, int64_t n) {
+  std::string s(prefix);
+  s.append(std::to_string(n));
+  return s;
+}
+
 inline ZoneRow zone_row(const std::string& id, const std::string& name) {
   ZoneRow z;
   z.id = id;
