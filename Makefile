@@ -41,7 +41,7 @@ run: build
 fuzz-build: deps-test
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSTEERDNS_FUZZ=ON -DSTEERDNS_TESTS=OFF -DSTEERDNS_BENCH=OFF
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_message fuzz_zone
 
 test: deps-test fuzz-build
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSTEERDNS_WERROR=ON \

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "core/thread_priority.h"
 
@@ -124,6 +127,21 @@ void Service::stop() {
                    st.error());
     }
   }
+}
+
+Status Service::publish_op(const json& op) {
+  const int64_t now = wall_ms();
+  // Time first: keys sort by when the action was taken, so pruning is one range delete.
+  std::string key = fmt::format("{}ops/{:013d}-{}-{:08x}", fleet_prefix(), now,
+                                settings_.node_id, static_cast<uint32_t>(std::random_device{}()));
+  json v{{"op", op}, {"node", settings_.node_id}, {"time_ms", now}};
+  auto r = client_->put(key, v.dump());
+  if (!r) {
+    return Error{r.error()};
+  }
+  std::lock_guard lk(mu_);
+  ++ops_published_;
+  return OkStatus();
 }
 
 void Service::local_changed() {
@@ -249,7 +267,7 @@ Status Service::resync() {
     }
     std::string leader;
     for (const auto& kv : r->kvs) {
-      apply_key(kv.key, kv.value, false, now, calls);
+      apply_key(kv.key, kv.value, false, kv.create_revision, now, calls);
       if (kv.key == leader_key()) {
         leader = kv.value;
       }
@@ -267,6 +285,10 @@ Status Service::resync() {
     }
     peers_frozen_dropped_ = false;
     need_resync_ = false;
+    ops_replayed_ = true;
+    ops_cursor_ = std::max(ops_cursor_, r->revision);
+    std::sort(calls.ops.begin(), calls.ops.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
   }
   run_calls(calls);
   if (!watch_) {
@@ -294,7 +316,7 @@ Status Service::resync() {
 }
 
 void Service::apply_key(const std::string& key, const std::string& value, bool deleted,
-                        int64_t now, Calls& calls) {
+                        int64_t create_revision, int64_t now, Calls& calls) {
   const std::string fp = fleet_prefix();
   if (key.rfind(fp, 0) != 0) {
     return;
@@ -305,6 +327,26 @@ void Service::apply_key(const std::string& key, const std::string& value, bool d
   std::string node = slash == std::string::npos ? "" : rest.substr(slash + 1);
   if (kind == "leader") {
     leader_ = deleted ? "" : value;
+    return;
+  }
+  if (kind == "ops") {
+    if (deleted || create_revision <= ops_cursor_) {
+      return;  // pruned, or applied (or skipped) before
+    }
+    ops_cursor_ = create_revision;
+    json j = json::parse(value, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("op") || !j["op"].is_object()) {
+      spdlog::warn("cluster: operator action {} is not JSON; ignored", key);
+      return;
+    }
+    if (j.value("node", "") == settings_.node_id) {
+      return;  // ours: applied when it was taken
+    }
+    std::string cmd = j["op"].value("cmd", "");
+    if (!ops_replayed_ && cmd != "override-set" && cmd != "override-clear") {
+      return;  // startup: an old approval must not approve a later failback
+    }
+    calls.ops.emplace_back(create_revision, j["op"]);
     return;
   }
   if (node.empty()) {
@@ -355,6 +397,13 @@ void Service::apply_key(const std::string& key, const std::string& value, bool d
 }
 
 void Service::run_calls(const Calls& calls) {
+  for (const auto& [rev, op] : calls.ops) {
+    if (hooks_.apply_op) {
+      hooks_.apply_op(op);
+    }
+    std::lock_guard lk(mu_);
+    ++ops_applied_;
+  }
   for (const auto& node : calls.drop) {
     if (hooks_.drop_peer) {
       hooks_.drop_peer(node);
@@ -373,7 +422,7 @@ void Service::on_events(const std::vector<store::etcd::WatchEvent>& events) {
   {
     std::lock_guard lk(mu_);
     for (const auto& e : events) {
-      apply_key(e.kv.key, e.kv.value, e.deleted, now, calls);
+      apply_key(e.kv.key, e.kv.value, e.deleted, e.kv.create_revision, now, calls);
     }
   }
   run_calls(calls);
@@ -451,10 +500,24 @@ void Service::session_loop() {
       }
     }
     update_divergence(now);
+    prune_ops(now);
     std::unique_lock lk(mu_);
     cv_.wait_for(lk, std::chrono::milliseconds(settings_.heartbeat_ms),
                  [this] { return stopping_ || view_dirty_ || need_resync_; });
   }
+}
+
+void Service::prune_ops(int64_t now) {
+  {
+    std::lock_guard lk(mu_);
+    if (stale_ || leader_ != settings_.node_id || now - ops_pruned_ms_ < 60'000) {
+      return;
+    }
+    ops_pruned_ms_ = now;
+  }
+  constexpr int64_t kKeepOpsMs = 24 * 3600 * 1000;
+  std::string from = fleet_prefix() + "ops/";
+  (void)client_->del(from, fmt::format("{}{:013d}", from, now - kKeepOpsMs));
 }
 
 void Service::update_divergence(int64_t now) {
@@ -696,6 +759,14 @@ void Service::collect_metrics(obs::Families& out) const {
   counter("steerdns_cluster_lease_grants_total",
           "etcd leases taken (1 at start, +1 after each expiry)",
           static_cast<double>(lease_regrants_));
+  {
+    auto& f = obs::add_family(out, "steerdns_cluster_operator_actions_total",
+                              "operator actions shared with the fleet: taken here and "
+                              "published, or taken on another node and applied here",
+                              MetricType::Counter);
+    obs::add_counter(f, {{"direction", "published"}}, static_cast<double>(ops_published_));
+    obs::add_counter(f, {{"direction", "applied"}}, static_cast<double>(ops_applied_));
+  }
   counter("steerdns_cluster_views_published_total",
           "times this node published its health view", static_cast<double>(views_published_));
 }

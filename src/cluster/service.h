@@ -62,6 +62,8 @@ struct Hooks {
   std::function<std::vector<std::pair<std::string, health::Status>>()> consensus;
   // The catalog revision this node serves (control::Plane::served_revision).
   std::function<int64_t()> served_revision;
+  // An operator action another node took (publish_op), to apply here too.
+  std::function<void(const nlohmann::json& op)> apply_op;
 };
 
 // Something that needs an operator, for alerting (alert events node_stale, checker_divergence).
@@ -87,6 +89,14 @@ class Service {
 
   // The local view changed (health::Engine::on_local_change): publish it now.
   void local_changed();
+
+  // Operator actions (overrides, failback approvals) taken on this node, for every other node
+  // to apply as well (Hooks::apply_op): steering state is per node, operator intent is the
+  // fleet's. Kept 24 h under {prefix}fleet/ops/. A node applies the ops it sees live, and
+  // after an outage the ones it missed; a node starting up replays the override ops only (an
+  // old failback approval must not approve a later failback). Error: etcd out of reach (the
+  // action then holds on this node only; the caller says so).
+  Status publish_op(const nlohmann::json& op);
 
   bool stale() const;
   bool leader() const;  // this node runs alert routing
@@ -123,11 +133,13 @@ class Service {
   struct Calls {
     std::vector<std::pair<std::string, std::vector<health::PeerStatus>>> set;
     std::vector<std::string> drop;
+    std::vector<std::pair<int64_t, nlohmann::json>> ops;  // (create revision, op), to apply
   };
-  void apply_key(const std::string& key, const std::string& value, bool deleted, int64_t now,
-                 Calls& calls);
+  void apply_key(const std::string& key, const std::string& value, bool deleted,
+                 int64_t create_revision, int64_t now, Calls& calls);
   void run_calls(const Calls& calls);
   void update_divergence(int64_t now);
+  void prune_ops(int64_t now);  // the leader drops ops older than 24 h, once a minute
 
   std::string member_key(const std::string& node) const;
   std::string health_key(const std::string& node) const;
@@ -156,6 +168,11 @@ class Service {
   std::map<std::string, View> views_;  // peers' (and our own, as published)
   // (check, node) -> since when that node's view differs from the consensus
   std::map<std::pair<std::string, std::string>, int64_t> diverging_;
+  int64_t ops_cursor_ = 0;     // create revision of the newest op applied or skipped
+  bool ops_replayed_ = false;  // the startup replay happened (then every op applies)
+  int64_t ops_pruned_ms_ = 0;
+  uint64_t ops_published_ = 0;
+  uint64_t ops_applied_ = 0;
   uint64_t etcd_errors_ = 0;
   uint64_t lease_regrants_ = 0;
   uint64_t views_published_ = 0;

@@ -105,6 +105,12 @@ class Daemon {
   // The control plane's publish hook: the first call starts health and steering, later ones
   // swap the new config in (a failure leaves the running config serving).
   Status publish(const config::LoadedConfig& compiled);
+  // A steering command from the API or the control socket. Fleet: an operator action that
+  // succeeded here is published for every other node too (cluster::Service::publish_op); the
+  // reply says whether it reached the fleet.
+  Result<nlohmann::json> steer(const nlohmann::json& req);
+  // Fleet: another node's operator action, applied here (override expiries stay absolute).
+  void apply_fleet_op(const nlohmann::json& op);
   // Reload: what changed in the config file since it was last applied, as one change batch.
   Result<std::string> reload();
   void start_control(const std::string& path);
@@ -216,7 +222,7 @@ bool Daemon::start_api() {
     return health_.set_external(
         id, healthy ? health::Status::kHealthy : health::Status::kUnhealthy, reason);
   };
-  services_.steering = [this](const nlohmann::json& req) { return steering_.command(req); };
+  services_.steering = [this](const nlohmann::json& req) { return steer(req); };
   services_.answer = [this](const api::Question& q) -> Result<nlohmann::json> {
     auto rc = snapshot_.load();
     if (!rc) {
@@ -359,6 +365,58 @@ Status Daemon::publish(const config::LoadedConfig& lc) {
   }
   // Publishes lc.runtime with a steering table for the current health and state.
   return steering_.apply(lc, health_.view());
+}
+
+namespace {
+bool is_operator_action(const std::string& cmd) {
+  return cmd == "override-set" || cmd == "override-clear" || cmd == "failback-approve";
+}
+}  // namespace
+
+Result<nlohmann::json> Daemon::steer(const nlohmann::json& req) {
+  auto r = steering_.command(req);
+  const std::string cmd = req.is_object() ? req.value("cmd", "") : "";
+  if (!r || !cluster_ || !is_operator_action(cmd)) {
+    return r;
+  }
+  nlohmann::json op = req;
+  if (cmd == "override-set") {
+    // The other nodes apply it later (or at their start): the expiry travels as a time.
+    op["expires_at_ms"] = r->value("expires_wall_ms", int64_t{0});
+  }
+  if (auto st = cluster_->publish_op(op); st) {
+    (*r)["fleet"] = "sent to every node";
+  } else {
+    spdlog::warn("fleet: {} applied on this node only: {}", cmd, st.error());
+    (*r)["fleet"] = "applied on this node only (the fleet is out of reach: " + st.error() + ")";
+  }
+  return r;
+}
+
+void Daemon::apply_fleet_op(const nlohmann::json& op) {
+  nlohmann::json cmd = op;
+  const std::string name = cmd.value("cmd", "");
+  if (!is_operator_action(name)) {
+    spdlog::warn("fleet: operator action '{}' from another node is not known here; ignored",
+                 name);
+    return;
+  }
+  if (name == "override-set") {
+    int64_t left = cmd.value("expires_at_ms", int64_t{0}) - RealClock::instance().wall_ms();
+    if (left <= 0) {
+      return;  // expired before it reached us
+    }
+    cmd["expires"] = std::to_string(left) + "ms";
+    cmd.erase("expires_at_ms");
+  }
+  auto r = steering_.command(cmd);
+  if (r) {
+    spdlog::info("fleet: applied {} from another node ({})", name,
+                 cmd.value("target", cmd.value("set", std::string())));
+  } else {
+    // e.g. clearing an override this node never had: the fleet's intent holds anyway.
+    spdlog::info("fleet: {} from another node: {}", name, r.error());
+  }
 }
 
 // The query-path settings of `server:` (the ones a reload applies).
@@ -560,7 +618,7 @@ std::string Daemon::control_command(const std::string& line) {
     if (req.is_discarded()) {
       return error + "steer: the request is not JSON";
     }
-    auto r = steering_.command(req);
+    auto r = steer(req);
     return r ? ok + r->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
              : error + r.error();
   }
@@ -634,6 +692,7 @@ int Daemon::run() {
     ch.drop_peer = [this](const std::string& node) { health_.drop_peer(node); };
     ch.consensus = [this] { return health_.statuses(); };
     ch.served_revision = [this] { return plane_->served_revision(); };
+    ch.apply_op = [this](const nlohmann::json& op) { apply_fleet_op(op); };
     cluster_ = std::make_unique<cluster::Service>(
         std::make_unique<store::etcd::Client>(std::move(*eopts)), cs, std::move(ch));
     // Registered before the engine exists (the plane's first publish creates it).

@@ -606,16 +606,19 @@ class NativeApiTest(unittest.TestCase):
 
         # Meanwhile: reads and writes by others are answered quickly, all the time.
         slowest = 0.0        # reads
-        slowest_write = 0.0  # writes wait for a durable commit (fsync): more lenient
+        slowest_write = 0.0  # writes wait for a durable commit (fsync)
+        reads_done, writes_done = [], []  # when each finished, seconds after t0
         n = 0
         while not done.is_set() and time.monotonic() - t0 < 45:
             t1 = time.monotonic()
             self.ok("GET", "/v1/zones/slow.test")
             slowest = max(slowest, time.monotonic() - t1)
+            reads_done.append(time.monotonic() - t0)
             if n % 10 == 0:
                 t1 = time.monotonic()
                 self.ok("PUT", "/v1/zones/slow.test/rrsets/w%d/A" % n, {"values": ["192.0.2.1"]})
                 slowest_write = max(slowest_write, time.monotonic() - t1)
+                writes_done.append(time.monotonic() - t0)
             n += 1
             done.wait(0.1)
         for t in threads:
@@ -630,9 +633,14 @@ class NativeApiTest(unittest.TestCase):
                 self.assertTrue(4.0 < took < 8.0, (kind, took))
             else:
                 self.assertTrue(25.0 < took < 35.0, (kind, took))
-        self.assertLess(slowest, 1.0, "a read took %.2f s while clients stalled" % slowest)
-        self.assertLess(slowest_write, 3.0,
-                        "a write took %.2f s while clients stalled" % slowest_write)
+        # Others are served while every stalled client is still held: reads and writes finish
+        # before the first stall is cut (a server that waited on the stalls would answer none
+        # before then). Counted, not timed, so a slow disk or a busy machine cannot fail it.
+        first_cut = min(t for _, t, _ in closed_at.values())
+        self.assertGreaterEqual(len([t for t in reads_done if t < first_cut]), 10,
+                                (first_cut, reads_done[:20]))
+        self.assertGreaterEqual(len([t for t in writes_done if t < first_cut]), 1,
+                                (first_cut, writes_done[:10]))
         self.assertGreater(n, 50)
         # The stalled writes applied nothing: only the parallel PUTs changed the zone.
         after = self.catalog()

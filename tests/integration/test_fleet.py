@@ -47,7 +47,9 @@ server:
     divergence_after: 1s
 zones:
   - name: example.test.
-    soa: {{ mname: ns1.example.test., rname: hostmaster.example.test., serial: 1 }}
+    # refresh 1 s: NSD (test_5) also polls, so a NOTIFY it drops while settling an earlier
+    # transfer costs a second, not the default two hours.
+    soa: {{ mname: ns1.example.test., rname: hostmaster.example.test., serial: 1, refresh: 1, retry: 1 }}
     ns: [ns1.example.test.]
     records:
       - {{ name: ns1, type: A, values: [127.0.0.1] }}
@@ -62,6 +64,15 @@ zones:
         members:
           - {{ set_id: app-primary, role: primary, values: [{primary}], health_check: primary-app }}
           - {{ set_id: app-secondary, role: secondary, values: [{secondary}] }}
+      - name: op
+        type: A
+        ttl: 60
+        policy: failover
+        stabilize: 1s
+        min_state: 1s
+        members:
+          - {{ set_id: op-primary, role: primary, values: [192.0.2.20] }}
+          - {{ set_id: op-secondary, role: secondary, values: [198.51.100.20] }}
 alerts:
   routes:
     - {{ events: [checker_divergence], severity: warning }}
@@ -432,6 +443,40 @@ class FleetTest(unittest.TestCase):
         wait_until(lambda: "node-c" in next(
             c["views"] for c in api(a, "GET", "/v1/cluster")[1]["checks"]
             if c["id"] == "primary-app"), timeout=10, what="node C's view counted again")
+
+    # -- operator actions are the fleet's ------------------------------------------------------
+
+    def test_7_operator_failover_through_one_node_moves_every_node(self):
+        self.wait_fleet_formed()
+        self.wait_all_answer("op.example.test.", ["192.0.2.20"])
+
+        def cli(node, *args):
+            p = subprocess.run([steerdns_bin(), *args, "--api",
+                                f"http://127.0.0.1:{node.api_port}", "--json"],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            return p.stdout
+        out = cli(self.node("node-a"), "failover", "op.example.test./A", "--to", "secondary",
+                  "--reason", "fleet drill", "--author", "oncall", "--expires", "10m")
+        self.assertIn("sent to every node", out)
+        self.wait_all_answer("op.example.test.", ["198.51.100.20"], timeout=5)
+        # Every node holds the override, with the same expiry (within a second).
+        expiries = []
+        for n in self.nodes.values():
+            st, ov = api(n, "GET", "/v1/overrides")
+            mine = [o for o in ov["overrides"] if o.get("reason", "").startswith("fleet drill")]
+            self.assertEqual(len(mine), 1, (n.name, ov))
+            expiries.append(mine[0]["expires_wall_ms"])
+        self.assertLess(max(expiries) - min(expiries), 1000, expiries)
+        # Undone through another node: every node fails back.
+        out = cli(self.node("node-b"), "failback", "op.example.test./A", "--author", "oncall")
+        self.wait_all_answer("op.example.test.", ["192.0.2.20"], timeout=15)
+        for n in self.nodes.values():
+            st, ov = api(n, "GET", "/v1/overrides")
+            self.assertEqual([o for o in ov["overrides"] if o.get("reason", "").startswith("fleet drill")], [],
+                             n.name)
+        self.assertGreaterEqual(metric(self.node("node-c"),
+                                       'steerdns_cluster_operator_actions_total{direction="applied"}'), 2)
 
     # -- zone transfer out from a fleet node --------------------------------------------------
 
