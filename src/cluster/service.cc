@@ -152,11 +152,6 @@ void Service::local_changed() {
   cv_.notify_all();
 }
 
-bool Service::stale() const {
-  std::lock_guard lk(mu_);
-  return stale_;
-}
-
 bool Service::leader() const {
   std::lock_guard lk(mu_);
   return !stale_ && leader_ == settings_.node_id;

@@ -98,9 +98,7 @@ class Service {
   // action then holds on this node only; the caller says so).
   Status publish_op(const nlohmann::json& op);
 
-  bool stale() const;
   bool leader() const;  // this node runs alert routing
-  const Settings& settings() const { return settings_; }
 
   // GET /v1/cluster: this node, every member with its last contact, served revision and stale
   // flag, per-check views and the consensus; with `members_health`, every etcd member's status

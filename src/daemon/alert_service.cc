@@ -54,16 +54,20 @@ void AlertService::configure(const alert::AlertsSpec& alerts, const alert::SloSp
   dispatcher_.configure(alerts);
 }
 
-Status AlertService::start() {
-  if (auto st = engine_.load(); !st) {
-    return st;
-  }
+void AlertService::load_slo() {
   if (auto saved = store_.get_state(kSloKey); saved && saved->has_value()) {
     std::lock_guard lk(mu_);
     if (auto st = slo_.from_json(**saved); !st) {
       spdlog::warn("alerts: {} (availability history starts over)", st.error());
     }
   }
+}
+
+Status AlertService::start() {
+  if (auto st = engine_.load(); !st) {
+    return st;
+  }
+  load_slo();
   if (!engine_.cursor()) {
     // First start with this store: alert on what happens from now, not on old history.
     auto last = store_.last_events(1);
@@ -245,10 +249,7 @@ void AlertService::evaluate() {
         spdlog::warn("alerts: taking over alert routing: {}", st.error());
         return;
       }
-      if (auto saved = store_.get_state(kSloKey); saved && saved->has_value()) {
-        std::lock_guard lk(mu_);
-        (void)slo_.from_json(**saved);
-      }
+      load_slo();
       spdlog::info("alerts: this node routes the fleet's alerts now");
     }
     active_ = now_active;

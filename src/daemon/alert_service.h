@@ -73,6 +73,7 @@ class AlertService {
   void tick_loop();
   void deliver_loop();
   void evaluate();  // one step; on the tick thread (or poke)
+  void load_slo();  // the availability history kept in the store (start, fleet takeover)
   std::vector<alert::Condition> conditions(std::map<std::string, bool>& name_health,
                                            std::map<std::string, std::vector<std::string>>& sets,
                                            std::vector<alert::SloNameReport>* slo_out);

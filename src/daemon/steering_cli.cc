@@ -423,9 +423,9 @@ int run_status(const Args& a) {
   return kNeedsAttention;
 }
 
-// `steerdns alerts [list|ack|outbox]`: API only.
-bool alerts_call(const char* what, const Args& a, const char* method, const std::string& target,
-                 const json* body, json& out) {
+// A command that exists over the API only (`steerdns alerts ...`, `cluster status`).
+bool api_only_call(const char* what, const Args& a, const char* method, const std::string& target,
+                   const json* body, json& out) {
   auto settings = cli::resolve_settings(a.api);
   if (!settings) {
     std::fprintf(stderr, "steerdns %s: %s\n", what, settings.error().c_str());
@@ -442,7 +442,7 @@ bool alerts_call(const char* what, const Args& a, const char* method, const std:
 
 int run_alerts_list(const Args& a) {
   json r;
-  if (!alerts_call("alerts", a, "GET", a.all ? "/v1/alerts?all=1" : "/v1/alerts", nullptr, r)) {
+  if (!api_only_call("alerts", a, "GET", a.all ? "/v1/alerts?all=1" : "/v1/alerts", nullptr, r)) {
     return 1;
   }
   if (a.json_out) {
@@ -469,7 +469,7 @@ int run_alerts_list(const Args& a) {
 // `steerdns cluster status`: the fleet as the daemon asked sees it, and etcd's members.
 int run_cluster_status(const Args& a) {
   json r;
-  if (!alerts_call("cluster status", a, "GET", "/v1/cluster?etcd=1", nullptr, r)) {
+  if (!api_only_call("cluster status", a, "GET", "/v1/cluster?etcd=1", nullptr, r)) {
     return 1;
   }
   bool attention = false;
@@ -555,7 +555,7 @@ int run_alerts_ack(const Args& a) {
     body["author"] = a.author;
   }
   json r;
-  if (!alerts_call("alerts ack", a, "POST", "/v1/alerts/" + cli::url_escape(a.alert_id) + "/ack",
+  if (!api_only_call("alerts ack", a, "POST", "/v1/alerts/" + cli::url_escape(a.alert_id) + "/ack",
                    &body, r)) {
     return 1;
   }
@@ -574,7 +574,7 @@ int run_alerts_outbox(const Args& a) {
     target += "&alert=" + cli::url_escape(a.alert_id);
   }
   json r;
-  if (!alerts_call("alerts outbox", a, "GET", target, nullptr, r)) {
+  if (!api_only_call("alerts outbox", a, "GET", target, nullptr, r)) {
     return 1;
   }
   if (a.json_out) {

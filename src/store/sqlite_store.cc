@@ -579,20 +579,10 @@ Status SqliteStore::apply_op(const Op& op, size_t index) {
         in_quotes(id) + " " + z.name);
   }
   if (op.kind == "record") {
-    std::string zone_id = op.zone_id;
-    std::string key = op.key;
-    if (op.record) {
-      if (zone_id.empty()) {
-        zone_id = op.record->zone_id;
-      }
-      if (key.empty()) {
-        key = op.record->key;
-      }
-      if ((!op.record->zone_id.empty() && op.record->zone_id != zone_id) ||
-          (!op.record->key.empty() && op.record->key != key)) {
-        return error(at + in_quotes(key) + " in zone " + in_quotes(zone_id) +
-                     "): op and record row name different records");
-      }
+    const auto [zone_id, key, conflict] = record_target(op);
+    if (conflict) {
+      return error(at + in_quotes(key) + " in zone " + in_quotes(zone_id) +
+                   "): op and record row name different records");
     }
     const std::string row = in_quotes(key) + " in zone " + in_quotes(zone_id);
     if (zone_id.empty() || key.empty()) {

@@ -45,6 +45,21 @@ Result<std::unique_ptr<Store>> open_store(const std::string& spec, const OpenOpt
   return std::unique_ptr<Store>(std::move(s).value());
 }
 
+RecordTarget record_target(const Op& op) {
+  RecordTarget t{op.zone_id, op.key, false};
+  if (op.record) {
+    if (t.zone_id.empty()) {
+      t.zone_id = op.record->zone_id;
+    }
+    if (t.key.empty()) {
+      t.key = op.record->key;
+    }
+    t.conflict = (!op.record->zone_id.empty() && op.record->zone_id != t.zone_id) ||
+                 (!op.record->key.empty() && op.record->key != t.key);
+  }
+  return t;
+}
+
 std::string make_id(char prefix) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
   constexpr int kLen = 20;

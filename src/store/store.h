@@ -85,6 +85,15 @@ struct Op {
   nlohmann::json settings;
 };
 
+// The record set a "record" op names: the op's zone_id and key, each else its row's.
+// `conflict`: the op and its row name different records (the backend reports it).
+struct RecordTarget {
+  std::string zone_id;
+  std::string key;
+  bool conflict = false;
+};
+RecordTarget record_target(const Op& op);
+
 struct Commit {
   std::vector<Op> ops;
   // Recorded with the ops in the same transaction (status PENDING, revision filled in).

@@ -454,8 +454,13 @@ struct Client::Impl {
   std::string answered;  // the endpoint that answered last
   std::string token;     // auth token ("" = none yet)
 
-  void set_common(CURL* h, const std::string& url, struct curl_slist* headers) const {
+  // Every gateway call is a JSON POST; `body` must outlive the transfer.
+  void set_post(CURL* h, const std::string& url, struct curl_slist* headers,
+                const std::string& body) const {
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_POST, 1L);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_PROXY, "");  // loopback / cluster addresses: no proxy
@@ -522,12 +527,9 @@ struct Client::Impl {
     }
     std::string url = endpoint + path;
     struct curl_slist* hs = headers(with_token, false);
-    set_common(h, url, hs);
+    set_post(h, url, hs, body);
     std::string out;
     char errbuf[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -1023,13 +1025,10 @@ void Watch::run() {
     CURL* h = curl_easy_init();
     CURLM* m = curl_multi_init();
     struct curl_slist* hs = impl.headers(true, true);
-    impl.set_common(h, ep + "/v3/watch", hs);
+    impl.set_post(h, ep + "/v3/watch", hs, body);
     StreamState ss;
     ss.last_byte = Clock::now();
     char errbuf[CURL_ERROR_SIZE] = {0};
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, stream_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &ss);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);

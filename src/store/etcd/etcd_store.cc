@@ -501,20 +501,10 @@ Result<std::vector<int64_t>> EtcdStore::commit_many(const std::vector<Commit>& c
           continue;
         }
         if (op.kind == "record") {
-          std::string zone_id = op.zone_id;
-          std::string key = op.key;
-          if (op.record) {
-            if (zone_id.empty()) {
-              zone_id = op.record->zone_id;
-            }
-            if (key.empty()) {
-              key = op.record->key;
-            }
-            if ((!op.record->zone_id.empty() && op.record->zone_id != zone_id) ||
-                (!op.record->key.empty() && op.record->key != key)) {
-              return fail(q(key) + " in zone " + q(zone_id),
-                          "op and record row name different records");
-            }
+          const auto [zone_id, key, conflict] = record_target(op);
+          if (conflict) {
+            return fail(q(key) + " in zone " + q(zone_id),
+                        "op and record row name different records");
           }
           const std::string row = q(key) + " in zone " + q(zone_id);
           if (zone_id.empty() || key.empty() || zone_id.find('/') != std::string::npos) {

@@ -15,6 +15,7 @@
 #include "control_test_util.h"
 #include "store/store.h"
 #include "testlib/etcd_cluster.h"
+#include "testlib/eventually.h"
 
 namespace steerdns::control {
 namespace {
@@ -51,18 +52,7 @@ bool has(const config::Catalog& c, const std::string& key) {
   return z != c.zones.end() && z->second.records.count(key) != 0;
 }
 
-// Polls until pred() or the deadline.
-template <typename F>
-bool eventually(F pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return pred();
-}
+using ::steerdns::testing::eventually;
 
 TEST(PlaneFleet, TwoNodesShareOneCatalog) {
   testing::EtcdCluster etcd(1);

@@ -13,6 +13,7 @@
 
 #include "health/engine.h"
 #include "health/probe.h"
+#include "testlib/eventually.h"
 
 namespace steerdns::health {
 namespace {
@@ -100,15 +101,10 @@ class TimingProber final : public Prober {
   std::unique_ptr<Prober> inner_;
 };
 
-bool wait_for(const std::function<bool()>& pred, int ms) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return pred();
+// 1 ms polls: the test measures how soon a transition is visible.
+template <class Pred>
+bool wait_for(Pred pred, int64_t ms) {
+  return ::steerdns::testing::eventually(pred, ms, 1);
 }
 
 TEST(EngineReal, LoopbackHttpTransitionsAndPublishLatency) {

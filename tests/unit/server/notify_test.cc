@@ -14,6 +14,7 @@
 
 #include "dns/message.h"
 #include "dns/rrtype.h"
+#include "testlib/eventually.h"
 
 namespace steerdns::server {
 namespace {
@@ -61,17 +62,7 @@ double counter(const Notifier& n, const std::string& result) {
   return -1;
 }
 
-template <class F>
-bool eventually(F f) {
-  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::chrono::steady_clock::now() < end) {
-    if (f()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return f();
-}
+using ::steerdns::testing::eventually;
 
 TEST(Notifier, RetriesUntilAcknowledged) {
   Secondary sec;
@@ -98,7 +89,7 @@ TEST(Notifier, RetriesUntilAcknowledged) {
   wrong[1] ^= 1;
   ::sendto(sec.fd, wrong.data(), wrong.size(), 0, reinterpret_cast<sockaddr*>(&from), sizeof(from));
   ::sendto(sec.fd, resp.data(), resp.size(), 0, reinterpret_cast<sockaddr*>(&from), sizeof(from));
-  EXPECT_TRUE(eventually([&] { return counter(n, "ok") == 1; }));
+  EXPECT_TRUE(eventually([&] { return counter(n, "ok") == 1; }, 5000, 5));
   EXPECT_GE(counter(n, "retry"), 1);
   EXPECT_EQ(counter(n, "failed"), 0);
   n.stop();
@@ -110,7 +101,7 @@ TEST(Notifier, GivesUpAfterTheLastTry) {
   ASSERT_TRUE(n.set_targets({sec.target()}).ok());
   n.start();
   n.notify(*dns::Name::from_text("example.test."), 1);
-  EXPECT_TRUE(eventually([&] { return counter(n, "failed") == 1; }));
+  EXPECT_TRUE(eventually([&] { return counter(n, "failed") == 1; }, 5000, 5));
   EXPECT_EQ(counter(n, "retry"), 2);
   EXPECT_EQ(counter(n, "ok"), 0);
   sockaddr_in from{};

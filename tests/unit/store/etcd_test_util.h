@@ -15,6 +15,7 @@
 #include "store/store.h"
 #include "store_test_util.h"
 #include "testlib/etcd_cluster.h"
+#include "testlib/eventually.h"
 
 namespace steerdns::store::testing {
 
@@ -24,18 +25,7 @@ inline int64_t elapsed_ms(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
-// Polls pred() every 20 ms until it holds or `ms` passed.
-template <class Pred>
-bool eventually(Pred pred, int64_t ms) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(ms);
-  while (Clock::now() < deadline) {
-    if (pred()) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
+using ::steerdns::testing::eventually;
 
 // Owns the shared cluster; gtest tears the environment down after the last test, so etcd
 // stops before the binary exits (not in a static destructor, after gtest has reported).
