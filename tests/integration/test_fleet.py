@@ -396,6 +396,17 @@ class FleetTest(unittest.TestCase):
                            {"ttl": 60, "values": ["192.0.2.99"]}, timeout=30)
             self.assertEqual(st, 503, body)
             self.assertIn("unavailable", json.dumps(body))
+            # An operator action still works on the node it was sent to, and says that it
+            # reached no other node.
+            st, body = api(self.node("node-a"), "POST", "/v1/overrides",
+                           {"scope": "member", "target": "op.example.test./A#op-primary",
+                            "action": "down", "expires": "10m", "reason": "during outage"},
+                           timeout=30)
+            self.assertEqual(st, 201, body)
+            self.assertIn("applied on this node only", body.get("fleet", ""), body)
+            self.assertEqual(a_values(self.node("node-a"), "op.example.test."),
+                             ["198.51.100.20"])
+            self.assertEqual(a_values(self.node("node-b"), "op.example.test."), ["192.0.2.20"])
         finally:
             self.etcd.start_all()
             self.etcd.wait_healthy(timeout=30)
@@ -412,6 +423,12 @@ class FleetTest(unittest.TestCase):
         for n in self.nodes.values():
             r = query("lost.example.test.", "A", port=n.port, timeout=1.0)
             self.assertEqual(r.answer, [], n.name)
+        # The outage's override is cleared through node A; the clear reaches every node.
+        st, body = api(self.node("node-a"), "DELETE", "/v1/overrides",
+                       {"scope": "member", "target": "op.example.test./A#op-primary"})
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body.get("fleet"), "sent to every node", body)
+        self.wait_all_answer("op.example.test.", ["192.0.2.20"], timeout=15)
         # Health views flow again: a change of health still moves every node.
         self.backend.down_for = {"*"}
         self.wait_all_answer("app.example.test.", [SECONDARY], timeout=15)
