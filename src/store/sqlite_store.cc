@@ -579,8 +579,10 @@ Status SqliteStore::apply_op(const Op& op, size_t index) {
         in_quotes(id) + " " + z.name);
   }
   if (op.kind == "record") {
-    const auto [zone_id, key, conflict] = record_target(op);
-    if (conflict) {
+    const RecordTarget target = record_target(op);
+    const std::string& zone_id = target.zone_id;
+    const std::string& key = target.key;
+    if (target.conflict) {
       return error(at + in_quotes(key) + " in zone " + in_quotes(zone_id) +
                    "): op and record row name different records");
     }

@@ -501,8 +501,10 @@ Result<std::vector<int64_t>> EtcdStore::commit_many(const std::vector<Commit>& c
           continue;
         }
         if (op.kind == "record") {
-          const auto [zone_id, key, conflict] = record_target(op);
-          if (conflict) {
+          const RecordTarget target = record_target(op);
+          const std::string& zone_id = target.zone_id;
+          const std::string& key = target.key;
+          if (target.conflict) {
             return fail(q(key) + " in zone " + q(zone_id),
                         "op and record row name different records");
           }
