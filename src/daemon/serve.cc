@@ -734,9 +734,11 @@ int Daemon::run() {
     transfers_.set_limits(limits);
     transfers_.on_serial_change(
         [this](const dns::Name& zone, uint32_t serial) { notifier_.notify(zone, serial); });
-    steering_.set_publish_filter([this](std::shared_ptr<const config::RuntimeConfig> rc) {
-      return transfers_.prepare(std::move(rc));
-    });
+    steering_.set_publish_filter(
+        [this](std::shared_ptr<const config::RuntimeConfig> rc) {
+          return transfers_.prepare(std::move(rc));
+        },
+        [this] { transfers_.published(); });
     notifier_.start();
     metric_handles_.push_back(
         metrics_.add([this](obs::Families& out) { notifier_.collect(out); }));

@@ -425,6 +425,9 @@ void SteeringService::process_locked(const char* why) {
   } else {
     snapshot_.publish(filter_ ? filter_(base_) : base_);
   }
+  if (after_publish_) {
+    after_publish_();
+  }
   double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   spdlog::debug("steering: table published ({}) in {:.2f} ms", why, ms);

@@ -51,11 +51,15 @@ class SteeringService {
   // Before start(): keep the orchestrator's state (key "steering") and the event log in
   // `store` (the daemon's durable store) instead of files beside the health state file.
   void set_state_store(std::shared_ptr<StateStore> store) { state_store_ = std::move(store); }
-  // Before start(): every config passes through `f` right before it is published (under our
-  // lock, so one at a time): zone transfer gives zones their served serials there.
+  // Before start(): every config passes through `f` right before it is published and `after`
+  // runs right after (both under our lock, so one at a time): zone transfer gives zones their
+  // served serials in `f` and announces them (NOTIFY) in `after`, once they are served.
   using PublishFilter = std::function<std::shared_ptr<const config::RuntimeConfig>(
       std::shared_ptr<const config::RuntimeConfig>)>;
-  void set_publish_filter(PublishFilter f) { filter_ = std::move(f); }
+  void set_publish_filter(PublishFilter f, std::function<void()> after) {
+    filter_ = std::move(f);
+    after_publish_ = std::move(after);
+  }
   // Startup, after the health engine is configured: restores the persisted state, publishes
   // loaded.runtime with its table and starts the thread. `view` may be null (no checks).
   // Errors only for an event log or state file that cannot be opened at all.
@@ -137,6 +141,7 @@ class SteeringService {
   std::unique_ptr<dr::EventLog> log_;
   std::shared_ptr<StateStore> state_store_;  // set: state and events go here, not to files
   PublishFilter filter_;
+  std::function<void()> after_publish_;
   std::thread thread_;
 
   mutable std::mutex ev_mu_;        // the two below; never held while calling out

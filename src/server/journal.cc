@@ -336,11 +336,16 @@ std::shared_ptr<const config::RuntimeConfig> ZoneTransfers::prepare(
     if (!changed.empty()) {
       save_locked();
     }
-  }
-  for (const auto& [origin, serial] : changed) {
-    spdlog::info("xfr: zone {} serves serial {}", origin.to_text(), serial);
-    if (notify_) {
-      notify_(origin, serial);
+    // A prepared config that was never published is superseded by this one: a zone keeps only
+    // its latest serial to announce.
+    for (auto& c : changed) {
+      auto same = std::find_if(unannounced_.begin(), unannounced_.end(),
+                               [&](const auto& u) { return u.first == c.first; });
+      if (same != unannounced_.end()) {
+        same->second = c.second;
+      } else {
+        unannounced_.push_back(std::move(c));
+      }
     }
   }
   if (!patched) {
@@ -349,6 +354,20 @@ std::shared_ptr<const config::RuntimeConfig> ZoneTransfers::prepare(
   auto next = std::make_shared<config::RuntimeConfig>(*rc);
   next->set_zones(std::move(zones));
   return next;
+}
+
+void ZoneTransfers::published() {
+  std::vector<std::pair<dns::Name, uint32_t>> announce;
+  {
+    std::lock_guard lk(mu_);
+    announce.swap(unannounced_);
+  }
+  for (const auto& [origin, serial] : announce) {
+    spdlog::info("xfr: zone {} serves serial {}", origin.to_text(), serial);
+    if (notify_) {
+      notify_(origin, serial);
+    }
+  }
 }
 
 std::vector<std::shared_ptr<const Delta>> ZoneTransfers::chain(const dns::Name& origin,

@@ -77,8 +77,8 @@ class ZoneTransfers {
   // Before the first prepare(): served serials persist here (key "xfr-serials"). Without it
   // they live in memory only (a restart serves the catalog's serial again, see the docs).
   void set_state_store(std::shared_ptr<StateStore> store) { store_ = std::move(store); }
-  // Before the first prepare(): called (on the publishing thread, after the publish decision,
-  // must not block) with the zone origin and its new served serial on every change.
+  // Before the first prepare(): called (from published(), must not block) with the zone origin
+  // and its new served serial on every change.
   void on_serial_change(std::function<void(const dns::Name&, uint32_t)> f) {
     notify_ = std::move(f);
   }
@@ -86,6 +86,10 @@ class ZoneTransfers {
   // serial already is that are shared, not copied). One caller at a time.
   std::shared_ptr<const config::RuntimeConfig> prepare(
       std::shared_ptr<const config::RuntimeConfig> rc);
+  // After the config prepare() returned is published: logs and notifies its serial changes. Not
+  // inside prepare(): a secondary answering a NOTIFY at once must find the new serial served,
+  // or it takes the old one as current and waits for its refresh timer. Same caller.
+  void published();
   // The journal steps from `from` to `to` in order; empty when the journal does not reach back
   // to `from` (the caller then sends the full zone). Any thread.
   std::vector<std::shared_ptr<const Delta>> chain(const dns::Name& origin, uint32_t from,
@@ -119,6 +123,7 @@ class ZoneTransfers {
   JournalLimits limits_;
   std::shared_ptr<StateStore> store_;
   std::function<void(const dns::Name&, uint32_t)> notify_;
+  std::vector<std::pair<dns::Name, uint32_t>> unannounced_;  // prepared, not yet published
   mutable std::mutex mu_;
   bool loaded_ = false;
   std::map<std::string, ZoneState> zones_;  // by lower-case origin text

@@ -81,20 +81,32 @@ TEST(ZoneTransfers, ContentChangeBumpsPastCatalogAndJournalsTheStep) {
   t.on_serial_change([&](const dns::Name&, uint32_t s) { notified.push_back(s); });
   auto a = make_zone(10, "www 300 IN A 192.0.2.80\n");
   EXPECT_EQ(served(t.prepare(config_with(a))), 10u);
+  // Announced once published, not before: a secondary asking at once must find it served.
+  EXPECT_TRUE(notified.empty());
+  t.published();
+  EXPECT_EQ(notified, (std::vector<uint32_t>{10}));
   // Same zone again: no change, no notify.
   EXPECT_EQ(served(t.prepare(config_with(a))), 10u);
+  t.published();
   EXPECT_EQ(notified, (std::vector<uint32_t>{10}));
   // Changed content, catalog serial not moved (as a steering change looks): 11.
   auto b = make_zone(10, "www 300 IN A 192.0.2.81\n");
   auto rc = t.prepare(config_with(b));
   EXPECT_EQ(served(rc), 11u);
+  t.published();
   // The published zone's SOA says 11 too.
   auto soa = soa_record(*rc->zones().front(), 11);
   EXPECT_EQ(soa_record(*rc->zones().front(), rc->zones().front()->serial()), soa);
   // A catalog serial newer than the served one is taken as is.
   auto c = make_zone(500, "www 300 IN A 192.0.2.82\n");
   EXPECT_EQ(served(t.prepare(config_with(c))), 500u);
+  t.published();
   EXPECT_EQ(notified, (std::vector<uint32_t>{10, 11, 500}));
+  // Two prepared before one publish: the zone's latest serial is announced, once.
+  t.prepare(config_with(make_zone(600, "www 300 IN A 192.0.2.83\n")));
+  t.prepare(config_with(make_zone(700, "www 300 IN A 192.0.2.84\n")));
+  t.published();
+  EXPECT_EQ(notified, (std::vector<uint32_t>{10, 11, 500, 700}));
   auto steps = t.chain(N("example.test."), 10, 500);
   ASSERT_EQ(steps.size(), 2u);
   EXPECT_EQ(steps[0]->from, 10u);
@@ -203,11 +215,13 @@ TEST(ZoneTransfers, SteeringChangeBumpsOnlyWhenTheAnswerMoves) {
   EXPECT_EQ(served(t.prepare(with_down(*lc, {}))), 5u);
   EXPECT_EQ(served(t.prepare(with_down(*lc, {"s"}))), 5u);
   EXPECT_EQ(served(t.prepare(with_down(*lc, {"other"}))), 5u);
+  t.published();
   EXPECT_EQ(notified, 1);
   EXPECT_EQ(t.journal_size(N("example.test.")), 0u);
   // Failover: the answer moves, the serial goes up, one step: the primary out, the secondary in.
   auto rc = t.prepare(with_down(*lc, {"p"}));
   EXPECT_EQ(served(rc), 6u);
+  t.published();
   EXPECT_EQ(notified, 2);
   auto steps = t.chain(N("example.test."), 5, 6);
   ASSERT_EQ(steps.size(), 1u);
