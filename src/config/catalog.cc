@@ -553,6 +553,22 @@ Catalog Catalog::from_rows(const store::CatalogRows& rows) {
   return c;
 }
 
+store::CatalogRows Catalog::to_rows() const {
+  store::CatalogRows rows;
+  rows.revision = revision;
+  for (const auto& [name, z] : zones) {
+    rows.zones.push_back(z.row);
+    for (const auto& [key, body] : z.records) {
+      rows.records.push_back(store::RecordRow{z.row.id, key, body});
+    }
+  }
+  for (const auto& [id, c] : checks) {
+    rows.checks.push_back(c);
+  }
+  rows.settings = settings;
+  return rows;
+}
+
 const CatalogZone* Catalog::zone_by_id(const std::string& id) const {
   for (const auto& [n, z] : zones) {
     if (z.row.id == id) {

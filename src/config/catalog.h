@@ -42,6 +42,7 @@ struct Catalog {
   nlohmann::json settings = nlohmann::json::object();  // latency_map, latency_measured_rtt, geoip, actions
 
   static Catalog from_rows(const store::CatalogRows& rows);
+  store::CatalogRows to_rows() const;  // from_rows(to_rows()) gives this catalog back
   const CatalogZone* zone_by_id(const std::string& id) const;
   // The zone that holds `name` (longest origin that is `name` or an ancestor); null if none.
   const CatalogZone* zone_for(const std::string& absolute_name) const;

@@ -175,6 +175,22 @@ class Loader {
     auto abs = std::filesystem::absolute(dir_ / p, ec);
     return ec ? (dir_ / p).string() : abs.lexically_normal().string();
   }
+  // A file the daemon writes, resolved; `""` or `~` turns it off (empty result).
+  Result<std::string> optional_file(const Entry& e) const {
+    std::string v;
+    if (!e.value.IsNull()) {
+      auto p = str(e);
+      if (!p) {
+        return Error{p.error()};
+      }
+      v = *p;
+    }
+    std::error_code ec;
+    if (!v.empty() && std::filesystem::is_directory(resolve(v), ec)) {
+      return err(e, e.key + ": " + resolve(v) + " is a directory, not a file");
+    }
+    return resolve(v);
+  }
   Status chaos(const Entry& e, Chaos& chaos);
   Status zones(const Entry& e, LoadedConfig& out);
   Result<PendingZone> zone(const YAML::Node& n, const dns::Name& origin, const Fields& f,
@@ -582,20 +598,11 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
       }
       s.store = *v;
     } else if (e.key == "health_state_file") {
-      // `health_state_file: ""` or `~` turns persistence off.
-      std::string v;
-      if (!e.value.IsNull()) {
-        auto p = str(e);
-        if (!p) {
-          return Error{p.error()};
-        }
-        v = *p;
+      auto v = optional_file(e);
+      if (!v) {
+        return Error{v.error()};
       }
-      std::error_code ec;
-      if (!v.empty() && std::filesystem::is_directory(resolve(v), ec)) {
-        return err(e, "health_state_file: " + resolve(v) + " is a directory, not a file");
-      }
-      s.health_state_file = resolve(v);
+      s.health_state_file = *v;
     } else if (e.key == "checker_id") {
       auto v = str(e);
       if (!v) {
@@ -695,7 +702,7 @@ Status Loader::query_log(const Entry& qe, ServerSettings& s) {
 Status Loader::cluster(const Entry& ce, ServerSettings& s) {
   auto f = fields(ce.value, "cluster",
                   {"node_id", "site", "lease_ttl", "heartbeat", "stale_after", "peer_grace",
-                   "divergence_after", "sites"});
+                   "divergence_after", "sites", "catalog_cache"});
   if (!f) {
     return Error{f.error()};
   }
@@ -719,6 +726,12 @@ Status Loader::cluster(const Entry& ce, ServerSettings& s) {
       }
       CONFIG_TRY(name(e, *v));
       (e.key == "node_id" ? c.node_id : c.site) = *v;
+    } else if (e.key == "catalog_cache") {
+      auto v = optional_file(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      c.catalog_cache = *v;
     } else if (e.key == "sites") {
       if (!e.value.IsMap()) {
         return err(e, "sites: must map a site name to the list of check ids it runs");

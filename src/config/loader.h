@@ -5,14 +5,15 @@
 // Control-plane only; callable from any thread (no shared state).
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "alert/spec.h"
 #include "config/runtime.h"
 #include "core/result.h"
-#include "alert/spec.h"
 #include "dr/actions_spec.h"
 #include "health/spec.h"
 
@@ -81,6 +82,10 @@ struct ServerSettings {
     int64_t divergence_after_ms = 30'000;  // a view differing from the consensus this long
     // site -> the check ids nodes of that site run; a site not listed runs every check.
     std::vector<std::pair<std::string, std::vector<std::string>>> sites;
+    // The catalog kept on local disk for a start while etcd is out of reach (control/plane.h);
+    // --catalog-cache wins. Unset: steerdns-catalog-NODE.json in the working directory;
+    // empty: none.
+    std::optional<std::string> catalog_cache;
   };
   Cluster cluster;
 };

@@ -5,10 +5,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <random>
+#include <system_error>
 
+#include "core/file.h"
 #include "core/thread_priority.h"
 
 namespace steerdns::control {
@@ -107,13 +112,28 @@ Plane::~Plane() {
 
 Status Plane::start(const config::Catalog* seed, const std::string& seed_author) {
   auto rows = store_->load();
+  bool from_cache = false;
   if (!rows) {
-    return Error{store_->describe() + ": " + rows.error()};
+    if (!store_->shared() || cache_path_.empty()) {
+      return Error{store_->describe() + ": " + rows.error()};
+    }
+    auto cached = load_cache();
+    if (!cached) {
+      return Error{rows.error() + "; and no catalog to serve meanwhile: " + cached.error()};
+    }
+    spdlog::warn(
+        "{}; serving revision {} from the catalog cache {} until the store answers (writes "
+        "fail until then)",
+        rows.error(), cached->revision, cache_path_);
+    rows = std::move(cached);
+    from_cache = true;
   }
   auto cat = std::make_shared<config::Catalog>(config::Catalog::from_rows(*rows));
   bool empty = cat->zones.empty() && cat->checks.empty() && cat->revision == 0;
   Result<config::LoadedConfig> seeded = Error{"not seeded"};  // compiled once, served as is
-  if (empty && seed != nullptr) {
+  if (from_cache) {
+    // Neither seeded nor compared with the config file: the store decides once it answers.
+  } else if (empty && seed != nullptr) {
     config::ChangeBatch batch = config::diff(*cat, *seed);
     batch.author = seed_author;
     batch.comment = "seeded from the config file";
@@ -171,7 +191,8 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
     }
   }
   // Batches a crash left PENDING are in the catalog just published (commits are atomic).
-  auto pending = store_->pending_changes();
+  auto pending = from_cache ? Result<std::vector<store::ChangeRow>>(std::vector<store::ChangeRow>{})
+                            : store_->pending_changes();
   if (pending && !pending->empty()) {
     std::vector<std::string> ids;
     for (const auto& c : *pending) {
@@ -187,6 +208,12 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
     stats_.last_compile_ms = compile_ms;
     stats_.publishes++;
     stopping_ = false;
+    serving_cache_ = from_cache;
+  }
+  if (!from_cache) {
+    save_cache(*cat);
+  } else {
+    cached_revision_ = cat->revision;
   }
   thread_ = std::thread([this] {
     make_background_thread("sd-plane");
@@ -325,20 +352,23 @@ void Plane::run() {
     refilled = now;
   };
   std::minstd_rand jitter(std::random_device{}());
+  // The store holds a newer catalog, or answers again after a start from the cache (its
+  // revision, even an equal one, is what tells the cache is current).
+  auto behind = [this] {
+    return refresh_wanted_ > catalog_->revision || (serving_cache_ && refresh_wanted_ > 0);
+  };
   std::unique_lock lk(mu_);
   for (;;) {
-    cv_.wait(lk, [&] {
-      return stopping_ || !queue_.empty() || refresh_wanted_ > catalog_->revision;
-    });
+    cv_.wait(lk, [&] { return stopping_ || !queue_.empty() || behind(); });
     if (stopping_) {
       return;
     }
-    if (refresh_wanted_ > catalog_->revision) {
+    if (behind()) {
       lk.unlock();
       reload_from_store();
       lk.lock();
       if (queue_.empty()) {
-        if (refresh_wanted_ > catalog_->revision) {
+        if (behind()) {
           // Not loaded (the store is out of reach): try again shortly, not in a busy loop.
           cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return stopping_; });
         }
@@ -400,6 +430,19 @@ void Plane::reload_from_store() {
     return;
   }
   if (rows->revision <= base->revision) {
+    std::lock_guard lk(mu_);
+    if (serving_cache_) {
+      serving_cache_ = false;
+      if (rows->revision == base->revision) {
+        spdlog::info("control plane: {} answers; the cached revision {} is its current one",
+                     store_->describe(), base->revision);
+      } else {
+        spdlog::warn(
+            "control plane: {} is at revision {}, behind the cached {} (restored from "
+            "a backup?); the cached catalog serves until the store's moves past it",
+            store_->describe(), rows->revision, base->revision);
+      }
+    }
     return;
   }
   auto cat = std::make_shared<config::Catalog>(config::Catalog::from_rows(*rows));
@@ -434,8 +477,10 @@ void Plane::reload_from_store() {
     stats_.publishes++;
     stats_.last_compile_ms = compile_ms;
     stats_.last_publish_ms = ms_since(t1);
+    serving_cache_ = false;
   }
   insync_cv_.notify_all();
+  save_cache(*cat);
   spdlog::info("control plane: serving revision {} from {}", cat->revision, store_->describe());
 }
 
@@ -727,7 +772,55 @@ bool Plane::process(std::vector<std::shared_ptr<Pending>>& group, bool may_retry
     served_revision_ = std::max(served_revision_, now_served);
   }
   insync_cv_.notify_all();
+  if (final_cat) {
+    save_cache(*final_cat);
+  }
   return true;
+}
+
+bool Plane::serving_cache() const {
+  std::lock_guard lk(mu_);
+  return serving_cache_;
+}
+
+void Plane::save_cache(const config::Catalog& c) {
+  if (cache_path_.empty() || !store_->shared() || c.revision == cached_revision_) {
+    return;
+  }
+  nlohmann::json doc{{"steerdns_catalog_cache", 1},
+                     {"store", store_->describe()},
+                     {"saved_ms", wall_ms()},
+                     {"catalog", store::rows_to_json(c.to_rows())}};
+  if (auto st = write_file_atomically(cache_path_, doc.dump() + "\n"); !st) {
+    if (cache_error_ != st.error()) {
+      spdlog::error(
+          "control plane: catalog cache not saved ({}); a restart while the store is "
+          "out of reach would have nothing to serve",
+          st.error());
+    }
+    cache_error_ = st.error();
+    return;
+  }
+  cache_error_.clear();
+  cached_revision_ = c.revision;
+}
+
+Result<store::CatalogRows> Plane::load_cache() const {
+  std::ifstream in(cache_path_, std::ios::binary);
+  if (!in) {
+    return Error{cache_path_ + ": " + std::system_category().message(errno)};
+  }
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("catalog") ||
+      doc["steerdns_catalog_cache"] != 1) {
+    return Error{cache_path_ + ": not a steerdns catalog cache (version 1)"};
+  }
+  auto rows = store::rows_from_json(doc["catalog"]);
+  if (!rows) {
+    return Error{cache_path_ + ": " + rows.error()};
+  }
+  return rows;
 }
 
 }  // namespace steerdns::control

@@ -20,7 +20,7 @@
 // Startup: start() loads the store; if the catalog is empty and a seed is given (the config
 // file), the seed goes in as the first batch (author "config:FILE"). Batches left PENDING by a
 // crash are marked INSYNC once the restored catalog is served (they are in it: commit is
-// atomic).
+// atomic). A fleet node whose store is out of reach at start serves its catalog cache instead.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -106,6 +106,14 @@ class Plane {
   // newer binary wrote it).
   void refresh(int64_t revision);
 
+  // Fleet (a shared store): every catalog served is kept in `path` as well (written after it is
+  // served, off the query path), so that a node restarted while the store is out of reach still
+  // has something to serve: start() falls back to it and the store's watch brings the node up
+  // to date once it answers (docs/fleet.md, static stability). Before start(); empty: none.
+  void set_catalog_cache(std::string path) { cache_path_ = std::move(path); }
+  // Started from the cache and no catalog has been loaded from the store since.
+  bool serving_cache() const;
+
   store::Store& store() { return *store_; }
   config::ServerSettings server_settings() const;
 
@@ -131,6 +139,10 @@ class Plane {
   // Loads, compiles and publishes the stored catalog if it is newer than ours (applier only).
   void reload_from_store();
   void publish_latest();
+  // The catalog cache (set_catalog_cache): written on the applier thread after a publish;
+  // read once, by start().
+  void save_cache(const config::Catalog& c);
+  Result<store::CatalogRows> load_cache() const;
 
   std::unique_ptr<store::Store> store_;
   Hooks hooks_;
@@ -153,6 +165,10 @@ class Plane {
   Stats stats_;
   bool stopping_ = false;
   int64_t refresh_wanted_ = 0;  // fleet: a stored revision newer than ours was seen
+  bool serving_cache_ = false;
+  std::string cache_path_;        // set before start()
+  int64_t cached_revision_ = -1;  // applier only: the revision the cache file holds
+  std::string cache_error_;       // applier only: the last save error (logged once)
   std::thread thread_;
 };
 

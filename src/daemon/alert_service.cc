@@ -65,14 +65,20 @@ void AlertService::load_slo() {
 
 Status AlertService::start() {
   if (auto st = engine_.load(); !st) {
-    return st;
+    if (!in_.active) {
+      return st;
+    }
+    // Fleet, the store out of reach at start (a node serving its catalog cache): alert routing
+    // loads the shared state when this node takes it over (evaluate()).
+    spdlog::warn("{} (loaded when this node routes the fleet's alerts)", st.error());
+  } else {
+    load_slo();
   }
-  load_slo();
   if (!engine_.cursor()) {
     // First start with this store: alert on what happens from now, not on old history.
     auto last = store_.last_events(1);
     int64_t seq = last && !last->empty() ? last->back().seq : 0;
-    if (auto st = engine_.step({}, {}, clock_.wall_ms(), seq); !st) {
+    if (auto st = engine_.step({}, {}, clock_.wall_ms(), seq); !st && !in_.active) {
       return st;
     }
   }

@@ -176,6 +176,11 @@ int run(int argc, char** argv) {
                     "Fleet mode: this node's site; with server.cluster.sites it picks the "
                     "checks this node runs (default: the config's server.cluster.site; none: "
                     "every check)");
+  serve->add_option("--catalog-cache", so.catalog_cache,
+                    "Fleet mode: file keeping the last catalog served, so that the node can "
+                    "start and serve it while etcd is out of reach, or 'off' (default: the "
+                    "config's server.cluster.catalog_cache, else steerdns-catalog-NODE.json in "
+                    "the working directory)");
   serve
       ->add_option("--tcp-max-clients", so.tcp_max_clients,
                    "Concurrent TCP connections; more are accepted and closed (default 1024)")

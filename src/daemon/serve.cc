@@ -204,7 +204,10 @@ bool Daemon::start_api() {
   }));
   services_.cluster = [this](bool etcd) -> nlohmann::json {
     if (cluster_) {
-      return cluster_->status_json(etcd);
+      nlohmann::json j = cluster_->status_json(etcd);
+      // "cache": started while etcd was out of reach, no catalog loaded from it since.
+      j["catalog_source"] = plane_ && plane_->serving_cache() ? "cache" : "store";
+      return j;
     }
     return {{"mode", "single"},
             {"node", settings_.checker_id},
@@ -660,7 +663,29 @@ int Daemon::run() {
     // The node's health view is published under its name: peers count it as that checker.
     settings_.checker_id = settings_.cluster.node_id;
   }
-  auto store = store::open_store(spec, store::OpenOptions{settings_.cluster.node_id});
+  std::string catalog_cache;
+  if (fleet) {
+    if (!opts_.catalog_cache.empty()) {
+      catalog_cache = opts_.catalog_cache == "off" ? "" : opts_.catalog_cache;
+    } else if (settings_.cluster.catalog_cache) {
+      catalog_cache = *settings_.cluster.catalog_cache;
+    } else {
+      catalog_cache = "steerdns-catalog-" + settings_.cluster.node_id + ".json";
+    }
+    if (!catalog_cache.empty()) {
+      std::error_code ec;
+      auto abs = std::filesystem::absolute(catalog_cache, ec);
+      if (!ec) {
+        catalog_cache = abs.lexically_normal().string();
+      }
+    }
+  }
+  store::OpenOptions open_opts{settings_.cluster.node_id};
+  // With a catalog to serve, etcd being out of reach does not keep the node down.
+  std::error_code cache_ec;
+  open_opts.allow_offline =
+      !catalog_cache.empty() && std::filesystem::is_regular_file(catalog_cache, cache_ec);
+  auto store = store::open_store(spec, open_opts);
   if (!store) {
     spdlog::error("store: {}", store.error());
     return 1;
@@ -669,6 +694,7 @@ int Daemon::run() {
   hooks.publish = [this](const config::LoadedConfig& lc) { return publish(lc); };
   hooks.check = [this](const config::LoadedConfig& lc) { return steering_.check(lc); };
   plane_ = std::make_unique<control::Plane>(std::move(*store), settings_, std::move(hooks));
+  plane_->set_catalog_cache(catalog_cache);
   if (fleet) {
     auto eopts = store::etcd::parse_spec(spec);
     if (!eopts) {
@@ -717,7 +743,8 @@ int Daemon::run() {
   // Health and steering state and the event log live in the store too -- unless the store is
   // in memory and a state file was asked for (the files then keep them across restarts).
   if (spec != "sqlite::memory:" || settings_.health_state_file.empty()) {
-    auto state = state_store_over(plane_->store());
+    auto state = state_store_over(plane_->store(),
+                                  catalog_cache.empty() ? "" : state_copy_path(catalog_cache));
     health_.set_state_store(state);
     steering_.set_state_store(state);
     transfers_.set_state_store(state);

@@ -36,6 +36,8 @@ struct ServeOptions {
   // --node-id / --site: fleet mode (docs/fleet.md); override server.cluster.node_id / site.
   std::string node_id;
   std::string site;
+  // --catalog-cache PATH | off: overrides server.cluster.catalog_cache (fleet mode).
+  std::string catalog_cache;
   // --query-log PATH | unix:SOCKET, --query-log-format json|dnstap, --query-log-sample N:
   // override server.query_log (docs/query-log.md). Empty / 0 = from the config.
   std::string query_log;

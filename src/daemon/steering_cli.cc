@@ -502,6 +502,9 @@ int run_cluster_status(const Args& a) {
                         .c_str()
                   : ("in contact via " + str(r, "endpoint")).c_str(),
               r["leader"].is_string() ? str(r, "leader").c_str() : "no node");
+  if (str(r, "catalog_source") == "cache") {
+    std::printf("serving the catalog cache: started while etcd was out of reach\n");
+  }
   std::printf("\n%-20s %-12s %-6s %-14s %-9s %-10s %s\n", "NODE", "SITE", "STATE",
               "LAST CONTACT", "REVISION", "VERSION", "");
   for (const auto& m : r.value("members", json::array())) {

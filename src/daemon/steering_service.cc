@@ -15,6 +15,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/file.h"
 #include "core/text.h"
 #include "dns/rrtype.h"
 #include "health/forced.h"
@@ -30,35 +31,6 @@ constexpr size_t kRecentEvents = 1000;
 std::string str_field(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-// Writes `text` to `path` so that a crash leaves the old or the new file, never half of one.
-Status write_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return Error{tmp + ": " + std::system_category().message(errno)};
-  }
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      int err = errno;
-      ::close(fd);
-      return Error{tmp + ": write: " + std::system_category().message(err)};
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return Error{tmp + ": " + std::system_category().message(errno)};
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Error{path + ": rename: " + std::system_category().message(errno)};
-  }
-  return OkStatus();
 }
 
 const char* scope_text(dr::OverrideScope s) {
@@ -254,10 +226,16 @@ Status SteeringService::start(const config::ServerSettings& settings,
   std::optional<std::string> saved;
   if (state_store_) {
     auto r = state_store_->get("steering");
-    if (!r) {
+    if (r) {
+      saved = *r;
+    } else if (r.error().rfind("unavailable: ", 0) == 0) {
+      // A fleet node started while etcd is out of reach (serving its catalog cache): better
+      // serving from health alone than not at all; said loudly.
+      spdlog::error("steering: state {} not read ({}); starting from health alone", state_path_,
+                    r.error());
+    } else {
       return Error{"steering: state: " + r.error()};
     }
-    saved = *r;
   } else if (!state_path_.empty()) {
     std::ifstream in(state_path_);
     if (in) {
@@ -446,7 +424,8 @@ void SteeringService::save_locked() {
   if (text == last_saved_) {
     return;
   }
-  Status st = state_store_ ? state_store_->put("steering", text) : write_atomically(state_path_, text);
+  Status st =
+      state_store_ ? state_store_->put("steering", text) : write_file_atomically(state_path_, text);
   if (!st) {
     spdlog::error("steering: state not saved: {}", st.error());
     return;

@@ -1,6 +1,14 @@
 #include "daemon/store_state.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <string_view>
+
+#include "core/file.h"
 
 namespace steerdns::daemon {
 namespace {
@@ -9,7 +17,24 @@ using nlohmann::json;
 
 class StoreState : public StateStore {
  public:
-  explicit StoreState(store::Store& s) : store_(s) {}
+  StoreState(store::Store& s, std::string local_copy)
+      : store_(s), local_path_(std::move(local_copy)) {
+    if (local_path_.empty()) {
+      return;
+    }
+    std::ifstream in(local_path_, std::ios::binary);
+    if (!in) {
+      return;  // none yet
+    }
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    json doc = json::parse(text, nullptr, false);
+    if (doc.is_object()) {
+      local_ = std::move(doc);
+    } else {
+      spdlog::warn("state copy {}: not a JSON object; ignored (rewritten on the next save)",
+                   local_path_);
+    }
+  }
 
   std::string describe() const override { return store_.describe(); }
 
@@ -18,11 +43,35 @@ class StoreState : public StateStore {
     if (doc.is_discarded()) {
       return Error{"state '" + key + "' is not JSON"};
     }
-    return store_.put_state(key, doc);
+    Status st = store_.put_state(key, doc);
+    if (!local_path_.empty()) {
+      // Written whether the store took it or not: while etcd is out of reach this copy is the
+      // only one, and the newest.
+      std::lock_guard lk(local_mu_);
+      local_[key] = std::move(doc);
+      if (auto w = write_file_atomically(local_path_, local_.dump() + "\n"); !w) {
+        if (local_error_ != w.error()) {
+          spdlog::error("state copy not saved: {}", w.error());
+        }
+        local_error_ = w.error();
+      } else {
+        local_error_.clear();
+      }
+    }
+    return st;
   }
 
   Result<std::optional<std::string>> get(const std::string& key) override {
     auto v = store_.get_state(key);
+    if (!v && !local_path_.empty() && v.error().rfind("unavailable: ", 0) == 0) {
+      std::lock_guard lk(local_mu_);
+      auto it = local_.find(key);
+      if (it == local_.end()) {
+        return Error{v.error() + "; and no local copy in " + local_path_};
+      }
+      spdlog::warn("state '{}': {}; using the local copy in {}", key, v.error(), local_path_);
+      return std::optional<std::string>{it->dump(-1, ' ', false, json::error_handler_t::replace)};
+    }
     if (!v) {
       return Error{v.error()};
     }
@@ -65,12 +114,25 @@ class StoreState : public StateStore {
 
  private:
   store::Store& store_;
+  const std::string local_path_;
+  std::mutex local_mu_;
+  json local_ = json::object();  // key -> document, as in local_path_
+  std::string local_error_;      // the last write error (logged once)
 };
 
 }  // namespace
 
-std::shared_ptr<StateStore> state_store_over(store::Store& store) {
-  return std::make_shared<StoreState>(store);
+std::shared_ptr<StateStore> state_store_over(store::Store& store, std::string local_copy) {
+  return std::make_shared<StoreState>(store, std::move(local_copy));
+}
+
+std::string state_copy_path(const std::string& catalog_cache) {
+  constexpr std::string_view kJson = ".json";
+  if (catalog_cache.size() > kJson.size() &&
+      catalog_cache.compare(catalog_cache.size() - kJson.size(), kJson.size(), kJson) == 0) {
+    return catalog_cache.substr(0, catalog_cache.size() - kJson.size()) + ".state.json";
+  }
+  return catalog_cache + ".state";
 }
 
 }  // namespace steerdns::daemon

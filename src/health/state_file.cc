@@ -10,6 +10,8 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/file.h"
+
 namespace steerdns::health {
 namespace {
 
@@ -107,41 +109,8 @@ steerdns::Status StateFile::save(const std::map<std::string, PersistedCheck>& ch
     return OkStatus();
   }
 
-  std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return Error{tmp + ": cannot write health state: " + errno_text()};
-  }
-  size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      std::string e = errno_text();
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error{tmp + ": cannot write health state: " + e};
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string e = errno_text();
-    ::unlink(tmp.c_str());
-    return Error{tmp + ": cannot flush health state: " + e};
-  }
-  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
-    std::string e = errno_text();
-    ::unlink(tmp.c_str());
-    return Error{path_ + ": cannot replace health state: " + e};
-  }
-  // The rename is durable only once the directory entry is on disk.
-  std::string dir = std::filesystem::path(path_).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
+  if (auto st = write_file_atomically(path_, text); !st) {
+    return Error{"cannot write health state: " + st.error()};
   }
   return OkStatus();
 }

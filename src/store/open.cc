@@ -21,7 +21,9 @@ Result<std::unique_ptr<Store>> open_store(const std::string& spec, const OpenOpt
     if (opts.node_id.empty()) {
       return Error{"store '" + spec + "': etcd store needs --node-id"};
     }
-    auto s = EtcdStore::open(*o, opts.node_id);
+    EtcdStoreOptions so;
+    so.allow_offline = opts.allow_offline;
+    auto s = EtcdStore::open(*o, opts.node_id, so);
     if (!s.ok()) {
       return Error{s.error()};
     }

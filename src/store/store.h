@@ -259,6 +259,10 @@ struct OpenOptions {
   // Fleet backends: this node's name; its per-node keys (runtime state) live under it.
   // Required by etcd, ignored by SQLite.
   std::string node_id;
+  // Fleet backends: open even when no endpoint answers (the node has a cached catalog to serve,
+  // docs/fleet.md); every call then fails as unavailable until one does, and the key layout is
+  // checked then. Errors other than unreachability (TLS, auth, newer layout) still fail open.
+  bool allow_offline = false;
 };
 
 // Opens "sqlite:PATH" (created if missing, migrated to the current schema),
@@ -266,6 +270,11 @@ struct OpenOptions {
 // the path or endpoint and the reason (not writable, not a steerdns database, newer schema or
 // key layout than this binary knows, locked by another process, unreachable, ...).
 Result<std::unique_ptr<Store>> open_store(const std::string& spec, const OpenOptions& opts = {});
+
+// A catalog as one JSON document and back (a fleet node's catalog cache, control/plane.h).
+// rows_from_json checks the shape and says where it is wrong.
+nlohmann::json rows_to_json(const CatalogRows& rows);
+Result<CatalogRows> rows_from_json(const nlohmann::json& j);
 
 // Ids in Route 53's shape: prefix + 20 characters from [A-Z0-9], random (OpenSSL RAND_bytes).
 std::string make_id(char prefix);

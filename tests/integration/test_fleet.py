@@ -158,6 +158,19 @@ def a_values(node, name):
     return sorted(rr.address for rrset in r.answer for rr in rrset)
 
 
+def soa_serial(node):
+    r = query("example.test.", "SOA", port=node.port, timeout=1.0)
+    return [rr.serial for rrset in r.answer for rr in rrset]
+
+
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def cluster_cli(node, *args):
     return subprocess.run([steerdns_bin(), "cluster", "status", "--api",
                            f"http://127.0.0.1:{node.api_port}", *args],
@@ -188,11 +201,12 @@ class FleetTest(unittest.TestCase):
             raise
 
     @classmethod
-    def start_node(cls, name, extra=()):
+    def start_node(cls, name, extra=(), workdir=None):
         api_port = free_port()
         node = Steerdns(["--config", cls.config, "--store", cls.etcd.spec(), "--node-id", name,
                          "--site", "dc-" + name[-1], "--api-listen", f"127.0.0.1:{api_port}",
-                         "--threads", "1", *extra], listen6=False)
+                         "--threads", "1", *extra], listen6=False, workdir=workdir)
+        node.extra = list(extra)
         node.api_port = api_port
         node.name = name
         return node
@@ -243,6 +257,21 @@ class FleetTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=30, cwd=self.tmp)
             self.assertEqual(p.returncode, 1, (args, p.stdout, p.stderr))
             self.assertIn(want, p.stderr, args)
+        # etcd out of reach with a catalog cache that is not one: the node does not start
+        # and names the file.
+        cache = os.path.join(self.tmp, "steerdns-catalog-x.json")
+        with open(cache, "w") as f:
+            f.write('{"revision": "twelve"}')
+        try:
+            p = subprocess.run([steerdns_bin(), "serve", "--config", self.config, "--listen",
+                                f"127.0.0.1:{free_port()}", "--api-listen", "off", "--store",
+                                f"etcd:http://127.0.0.1:{dead}", "--node-id", "x"],
+                               capture_output=True, text=True, timeout=30, cwd=self.tmp)
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn(cache + ": not a steerdns catalog cache", p.stderr)
+            self.assertIn(f"http://127.0.0.1:{dead}", p.stderr)
+        finally:
+            os.unlink(cache)
         # The fleet was not touched: no member named x.
         st, cl = api(self.node("node-a"), "GET", "/v1/cluster")
         self.assertNotIn("x", [m["node"] for m in cl["members"]])
@@ -498,6 +527,60 @@ class FleetTest(unittest.TestCase):
     # -- zone transfer out from a fleet node --------------------------------------------------
 
     @unittest.skipUnless(os.path.exists(NSD), "nsd is not installed")
+    def test_8_node_restarted_during_an_etcd_outage_serves_its_cached_catalog(self):
+        self.wait_fleet_formed()
+        a = self.node("node-a")
+        st, body = api(a, "PUT", "/v1/zones/example.test./rrsets/cached/A",
+                       {"ttl": 60, "values": ["192.0.2.81"]})
+        self.assertIn(st, (200, 201), body)
+        self.wait_all_answer("cached.example.test.", ["192.0.2.81"], timeout=5)
+        c = self.node("node-c")
+        cache = os.path.join(c.workdir, "steerdns-catalog-node-c.json")
+        wait_until(lambda: "192.0.2.81" in read_text(cache), timeout=5,
+                   what="node C's catalog cache holding the change")
+        serial = soa_serial(c)
+        self.etcd.stop_all()
+        try:
+            c.stop()
+            c = self.start_node("node-c", c.extra, workdir=c.workdir)
+            self.nodes["node-c"] = c
+            # Its own state came back from the local copy: the zone's serial does not go back
+            # to the catalog's (its secondaries have the served one), steering and health keep
+            # their state.
+            self.assertGreaterEqual(soa_serial(c), serial)
+            for key in ("health", "steering", "xfr-serials"):
+                self.assertIn(f"state '{key}': unavailable", c.logs())
+            # Up without etcd: the cached catalog is served, the node says it is stale and
+            # refuses writes.
+            self.assertEqual(a_values(c, "cached.example.test."), ["192.0.2.81"])
+            self.assertEqual(a_values(c, "www.example.test."), a_values(a, "www.example.test."))
+            self.assertIn("from the catalog cache", c.logs())
+            wait_until(lambda: api(c, "GET", "/v1/cluster")[1].get("stale"), timeout=15,
+                       what="the restarted node reporting itself stale")
+            self.assertEqual(api(c, "GET", "/v1/cluster")[1].get("catalog_source"), "cache")
+            out = cluster_cli(c)
+            self.assertEqual(out.returncode, 3, out.stdout + out.stderr)
+            self.assertIn("serving the catalog cache", out.stdout)
+            st, body = api(c, "PUT", "/v1/zones/example.test./rrsets/lost2/A",
+                           {"ttl": 60, "values": ["192.0.2.98"]}, timeout=30)
+            self.assertEqual(st, 503, body)
+        finally:
+            self.etcd.start_all()
+            self.etcd.wait_healthy(timeout=30)
+        wait_until(lambda: api(c, "GET", "/v1/cluster")[1].get("stale") is False, timeout=20,
+                   what="the restarted node in contact")
+        wait_until(lambda: api(c, "GET", "/v1/cluster")[1].get("catalog_source") == "store",
+                   timeout=10, what="the restarted node serving etcd's catalog")
+        self.wait_fleet_formed()
+        # Caught up without another restart: a change through A reaches it.
+        st, body = api(a, "PUT", "/v1/zones/example.test./rrsets/cached/A",
+                       {"ttl": 60, "values": ["192.0.2.82"]})
+        self.assertIn(st, (200, 201), body)
+        wait_until(lambda: a_values(c, "cached.example.test.") == ["192.0.2.82"], timeout=5,
+                   what="the restarted node serving a change made after etcd came back")
+        r = query("lost2.example.test.", "A", port=c.port, timeout=1.0)
+        self.assertEqual(r.answer, [])
+
     def test_5_nsd_secondary_of_a_fleet_node(self):
         self.wait_fleet_formed()
         self.wait_all_answer("app.example.test.", [PRIMARY], timeout=30)

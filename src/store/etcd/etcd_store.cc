@@ -2,6 +2,7 @@
 #include "store/etcd/etcd_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <limits>
 #include <map>
@@ -197,8 +198,17 @@ Result<std::unique_ptr<EtcdStore>> EtcdStore::open(const etcd::Options& options,
   }
   std::unique_ptr<EtcdStore> s(new EtcdStore(options, std::move(node_id), store_options));
   if (auto st = s->init(); !st.ok()) {
-    return Error{st.error()};
+    // Only "no endpoint answered" is worth waiting out; TLS, auth or a newer layout is not.
+    if (!store_options.allow_offline || st.error().find(kUnavailable) != 0) {
+      return Error{st.error()};
+    }
+    s->ready_error_ = st.error();
+    s->ready_tried_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+    return s;
   }
+  s->ready_ = true;
   return s;
 }
 
@@ -289,6 +299,30 @@ Status EtcdStore::init() {
   }
 }
 
+Status EtcdStore::ready() {
+  if (ready_.load(std::memory_order_acquire)) {
+    return OkStatus();
+  }
+  std::lock_guard lk(ready_mu_);
+  if (ready_.load(std::memory_order_relaxed)) {
+    return OkStatus();
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (now - ready_tried_ms_ < 1000 && !ready_error_.empty()) {
+    return Error{ready_error_};
+  }
+  ready_tried_ms_ = now;
+  if (auto st = init(); !st.ok()) {
+    ready_error_ = st.error();
+    return st;
+  }
+  ready_error_.clear();
+  ready_.store(true, std::memory_order_release);
+  return OkStatus();
+}
+
 Result<std::pair<int64_t, int64_t>> EtcdStore::read_revision(const std::string& what) {
   RangeRequest r;
   r.key = k("cat/rev");
@@ -338,6 +372,9 @@ Result<std::vector<KeyValue>> EtcdStore::range_all(const std::string& prefix,
 }
 
 Result<CatalogRows> EtcdStore::load() {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   const std::string pre = k("cat/");
   auto kvs = range_all(pre, "load");
   if (!kvs.ok()) {
@@ -391,6 +428,9 @@ Result<CatalogRows> EtcdStore::load() {
 }
 
 Result<int64_t> EtcdStore::commit(const Commit& c) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   auto r = commit_many({c}, "commit");
   if (!r.ok()) {
     return Error{r.error()};
@@ -399,6 +439,9 @@ Result<int64_t> EtcdStore::commit(const Commit& c) {
 }
 
 Result<std::vector<int64_t>> EtcdStore::commit_group(const std::vector<Commit>& commits) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   if (commits.empty()) {
     return std::vector<int64_t>{};
   }
@@ -735,6 +778,9 @@ Result<std::vector<int64_t>> EtcdStore::commit_many(const std::vector<Commit>& c
 }
 
 Status EtcdStore::mark_insync(const std::vector<std::string>& change_ids, int64_t time_ms) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   for (size_t start = 0; start < change_ids.size(); start += 40) {
     const size_t end = std::min(change_ids.size(), start + 40);
     for (int attempt = 0;; ++attempt) {
@@ -788,6 +834,9 @@ Status EtcdStore::mark_insync(const std::vector<std::string>& change_ids, int64_
 }
 
 Result<std::optional<ChangeRow>> EtcdStore::change(const std::string& id) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   RangeRequest r;
   r.key = k("change/" + id);
   auto got = client_.range(r);
@@ -805,6 +854,9 @@ Result<std::optional<ChangeRow>> EtcdStore::change(const std::string& id) {
 }
 
 Result<std::vector<ChangeRow>> EtcdStore::changes(size_t limit, int64_t before_revision) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   std::vector<ChangeRow> out;
   if (limit == 0) {
     return out;
@@ -845,6 +897,9 @@ Result<std::vector<ChangeRow>> EtcdStore::changes(size_t limit, int64_t before_r
 }
 
 Result<std::vector<ChangeRow>> EtcdStore::pending_changes() {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   auto ids = range_all(k("pending/"), "pending_changes");
   if (!ids.ok()) {
     return Error{ids.error()};
@@ -972,6 +1027,9 @@ Status EtcdStore::prune_events() {
 }
 
 Result<int64_t> EtcdStore::append_event(int64_t time_ms, const json& body) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   etcd::Txn t;
   t.success.push_back(TxnOp::put(k("event/" + node_id_ + "/" + make_id('E')),
                                  dump({{"time_ms", time_ms}, {"body", body}, {"i", 0}})));
@@ -984,6 +1042,9 @@ Result<int64_t> EtcdStore::append_event(int64_t time_ms, const json& body) {
 }
 
 Status EtcdStore::append_events(const std::vector<std::pair<int64_t, json>>& batch) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   if (batch.empty()) {
     return OkStatus();
   }
@@ -1009,6 +1070,9 @@ Result<std::vector<Event>> EtcdStore::parse_events(std::vector<KeyValue> kvs, co
 }
 
 Result<std::vector<Event>> EtcdStore::events(int64_t after_seq, size_t limit) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   if (limit == 0) {
     return std::vector<Event>{};
   }
@@ -1054,6 +1118,9 @@ Result<std::vector<Event>> EtcdStore::events(int64_t after_seq, size_t limit) {
 }
 
 Result<std::vector<Event>> EtcdStore::last_events(size_t n) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   const std::string pre = k("event/");
   if (n == 0) {
     auto all = range_all(pre, "last_events");
@@ -1106,6 +1173,9 @@ std::string EtcdStore::state_key(const std::string& key) const {
 }
 
 Status EtcdStore::put_state(const std::string& key, const json& value) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   for (int attempt = 0;; ++attempt) {
     auto r = client_.put(state_key(key), dump(value));
     if (r.ok()) {
@@ -1118,6 +1188,9 @@ Status EtcdStore::put_state(const std::string& key, const json& value) {
 }
 
 Result<std::optional<json>> EtcdStore::get_state(const std::string& key) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   RangeRequest r;
   r.key = state_key(key);
   auto got = client_.range(r);
@@ -1137,6 +1210,9 @@ Result<std::optional<json>> EtcdStore::get_state(const std::string& key) {
 // ---- alerts and the outbox ----
 
 Status EtcdStore::commit_alerts(const AlertCommit& c) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   int64_t newest = 0;
   for (const auto& a : c.alerts) {
     newest = std::max(newest, a.body.value("updated_ms", int64_t{0}));
@@ -1264,6 +1340,9 @@ void EtcdStore::maybe_prune_alerts(int64_t newest) {
 }
 
 Result<std::vector<AlertRow>> EtcdStore::alerts() {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   const std::string pre = k("alert/");
   auto all = range_all(pre, "alerts");
   if (!all.ok()) {
@@ -1301,6 +1380,9 @@ Result<std::vector<OutboxRow>> outbox_rows(const std::vector<KeyValue>& kvs) {
 }  // namespace
 
 Result<std::vector<OutboxRow>> EtcdStore::outbox_due(int64_t now_ms, size_t limit) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   auto all = range_all(k("outbox/"), "outbox_due");
   if (!all.ok()) {
     return Error{all.error()};
@@ -1322,6 +1404,9 @@ Result<std::vector<OutboxRow>> EtcdStore::outbox_due(int64_t now_ms, size_t limi
 }
 
 Result<std::vector<OutboxRow>> EtcdStore::outbox(size_t limit, const std::string& alert_id) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   std::vector<KeyValue> kvs;
   if (limit == 0) {
     return std::vector<OutboxRow>{};
@@ -1364,6 +1449,9 @@ Result<std::vector<OutboxRow>> EtcdStore::outbox(size_t limit, const std::string
 
 Status EtcdStore::outbox_attempt(int64_t id, const std::string& status, int64_t next_attempt_ms,
                                  const json& attempt, int64_t time_ms) {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   if (status != "pending" && status != "delivered" && status != "dead") {
     return error("outbox_attempt: status " + q(status) + " (expected pending, delivered or dead)");
   }
@@ -1409,6 +1497,9 @@ Status EtcdStore::outbox_attempt(int64_t id, const std::string& status, int64_t 
 }
 
 Result<OutboxStats> EtcdStore::outbox_stats() {
+  if (auto st = ready(); !st.ok()) {
+    return Error{st.error()};
+  }
   auto all = range_all(k("outbox/"), "outbox_stats");
   if (!all.ok()) {
     return Error{all.error()};

@@ -47,6 +47,8 @@ struct EtcdStoreOptions {
   int64_t retain_alerts_ms = 30LL * 86400 * 1000;
   // Alert / outbox pruning runs once every this many commit_alerts.
   size_t prune_alerts_every = 50;
+  // open() succeeds though no endpoint answers (store.h OpenOptions::allow_offline).
+  bool allow_offline = false;
 };
 
 class EtcdStore final : public Store {
@@ -95,6 +97,10 @@ class EtcdStore final : public Store {
   EtcdStore(const etcd::Options& options, std::string node_id, EtcdStoreOptions store_options);
 
   Status init();
+  // OK once init() has succeeded; after an offline open, tries it again (at most once a
+  // second, else the last error) so that nothing is read or written before the key layout
+  // has been checked.
+  Status ready();
   std::string k(const std::string& suffix) const { return client_.options().prefix + suffix; }
   Error error(const std::string& what, const std::string& cause) const;
   Error error(const std::string& what) const;
@@ -117,6 +123,10 @@ class EtcdStore final : public Store {
   std::mutex commit_mu_;  // one commit of this node at a time (others may race: CAS)
   std::atomic<size_t> appended_{0};
   std::atomic<size_t> alert_commits_{0};
+  std::atomic<bool> ready_{false};
+  std::mutex ready_mu_;
+  int64_t ready_tried_ms_ = 0;  // steady clock
+  std::string ready_error_;
   std::mutex watch_mu_;
   std::unique_ptr<etcd::Watch> watch_;
 };

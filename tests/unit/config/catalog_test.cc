@@ -161,6 +161,23 @@ TEST(CatalogCompile, SameAsTheFile) {
   EXPECT_EQ(compiled->health_checks[0].where, "catalog");
 }
 
+TEST(CatalogRows, ToRowsGivesTheSameCatalogBack) {
+  TempDir dir;
+  auto cat = from_config_file(dir.write("base.yaml", kBase), nullptr);
+  ASSERT_TRUE(cat) << cat.error();
+  cat->revision = 7;
+  Catalog back = Catalog::from_rows(cat->to_rows());
+  EXPECT_EQ(back.revision, 7);
+  EXPECT_EQ(store::rows_to_json(back.to_rows()), store::rows_to_json(cat->to_rows()));
+  ASSERT_EQ(back.zones.size(), cat->zones.size());
+  for (const auto& [name, z] : cat->zones) {
+    EXPECT_EQ(back.zones.at(name).records, z.records) << name;
+    EXPECT_EQ(back.zones.at(name).row.id, z.row.id) << name;
+  }
+  EXPECT_EQ(back.checks.size(), cat->checks.size());
+  EXPECT_EQ(back.settings, cat->settings);
+}
+
 TEST(CatalogCompile, ErrorsNameTheEntity) {
   TempDir dir;
   Catalog c = base_catalog(dir);

@@ -26,6 +26,20 @@ TEST(ClusterConfig, DefaultsWithoutTheSection) {
   EXPECT_EQ(cl.peer_grace_ms, 60'000);
   EXPECT_EQ(cl.divergence_after_ms, 30'000);
   EXPECT_TRUE(cl.sites.empty());
+  EXPECT_FALSE(cl.catalog_cache.has_value());  // the daemon picks steerdns-catalog-NODE.json
+}
+
+TEST(ClusterConfig, CatalogCacheIsRelativeToTheConfigOrOff) {
+  TempDir d;
+  auto c = load_config_file(
+      d.write("t.yaml",
+              std::string("server:\n  cluster: { catalog_cache: cache/c.json }\n") + kFleetZones));
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->server.cluster.catalog_cache, d.path() + "/cache/c.json");
+  c = load_config_file(d.write(
+      "t.yaml", std::string("server:\n  cluster: { catalog_cache: \"\" }\n") + kFleetZones));
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->server.cluster.catalog_cache, "");
 }
 
 TEST(ClusterConfig, ParsesEveryKey) {
@@ -69,6 +83,7 @@ TEST(ClusterConfig, BadValuesNameTheLine) {
       {"  cluster: { heartbeat: soon }\n", "heartbeat", "heartbeat"},
       {"  cluster: { sites: [a, b] }\n", "sites", "must map a site name"},
       {"  cluster: { quorum: 2 }\n", "quorum", "unknown key 'quorum' in cluster"},
+      {"  cluster: { catalog_cache: /tmp }\n", "catalog_cache", "is a directory, not a file"},
   };
   for (const Bad& b : cases) {
     testing::expect_server_error(b.yaml, b.marker, b.reason);

@@ -6,6 +6,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -16,6 +19,7 @@
 #include "store/store.h"
 #include "testlib/etcd_cluster.h"
 #include "testlib/eventually.h"
+#include "testlib/temp_dir.h"
 
 namespace steerdns::control {
 namespace {
@@ -26,9 +30,12 @@ using test::seed_catalog;
 struct Node {
   std::atomic<int64_t> published_revision{0};
   std::unique_ptr<Plane> plane;
+  std::string cache;  // catalog cache file; empty: none
 
   Status start(const std::string& spec, const std::string& name, const config::Catalog* seed) {
-    auto store = store::open_store(spec, store::OpenOptions{name});
+    store::OpenOptions oo{name};
+    oo.allow_offline = !cache.empty() && std::filesystem::exists(cache);
+    auto store = store::open_store(spec, oo);
     if (!store) {
       return Error{store.error()};
     }
@@ -38,6 +45,7 @@ struct Node {
       return OkStatus();
     };
     plane = std::make_unique<Plane>(std::move(*store), config::ServerSettings{}, std::move(h));
+    plane->set_catalog_cache(cache);
     return plane->start(seed, "config:test");
   }
   ~Node() {
@@ -124,6 +132,68 @@ TEST(PlaneFleet, TwoNodesShareOneCatalog) {
   if (!loser.ok()) {
     EXPECT_NE(loser.error().find("exists"), std::string::npos) << loser.error();
   }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Static stability across a restart: a node started while etcd is out of reach serves the
+// catalog it last served (its cache), refuses writes, and catches up once etcd answers.
+TEST(PlaneFleet, StartsFromItsCatalogCacheWhileEtcdIsDown) {
+  testing::EtcdCluster etcd(1);
+  ASSERT_TRUE(etcd.healthy());
+  steerdns::testing::TempDir dir;
+  const std::string cache = dir.path() + "/catalog.json";
+  auto seed = seed_catalog();
+  int64_t rev = 0;
+  {
+    Node a;
+    a.cache = cache;
+    ASSERT_TRUE(a.start(etcd.spec(), "a", &seed));
+    auto r = a.plane->submit(one_record("www", "192.0.2.1"));
+    ASSERT_TRUE(r) << r.error();
+    rev = r->change.revision;
+    // Written after the publish, on the applier thread.
+    EXPECT_TRUE(
+        eventually([&] { return read_file(cache).find("192.0.2.1") != std::string::npos; }));
+  }
+  etcd.stop(0);
+
+  // Without a cache the node does not start, and says why.
+  Node none;
+  Status st = none.start(etcd.spec(), "none", &seed);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().find("unavailable"), std::string::npos) << st.error();
+
+  Node b;
+  b.cache = cache;
+  st = b.start(etcd.spec(), "b", &seed);
+  ASSERT_TRUE(st) << st.error();
+  EXPECT_TRUE(b.plane->serving_cache());
+  EXPECT_EQ(b.plane->catalog()->revision, rev);
+  EXPECT_TRUE(has(*b.plane->catalog(), "www.example.test./A"));
+  auto lost = b.plane->submit(one_record("lost", "192.0.2.9"));
+  ASSERT_FALSE(lost);
+  EXPECT_NE(lost.error().find("unavailable"), std::string::npos) << lost.error();
+
+  etcd.start(0);
+  ASSERT_TRUE(eventually([&] { return !b.plane->serving_cache(); }, 30'000, 50));
+  auto back = b.plane->submit(one_record("back", "192.0.2.10"));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_FALSE(has(*b.plane->catalog(), "lost.example.test./A"));
+  EXPECT_TRUE(eventually([&] { return read_file(cache).find("192.0.2.10") != std::string::npos; }));
+  b.plane->stop();
+
+  // A cache that is not one: refused, naming the file; nothing served from it.
+  etcd.stop(0);
+  { std::ofstream(cache) << R"({"steerdns_catalog_cache": 1, "catalog": {"revision": "x"}})"; }
+  Node c;
+  c.cache = cache;
+  st = c.start(etcd.spec(), "c", &seed);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().find(cache + ": not a catalog"), std::string::npos) << st.error();
 }
 
 }  // namespace

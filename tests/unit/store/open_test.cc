@@ -59,6 +59,38 @@ TEST(MakeId, ShapeAndUniqueness) {
   EXPECT_EQ(c[0], 'C');
 }
 
+TEST(CatalogRowsJson, RoundTripAndErrorsThatSayWhere) {
+  CatalogRows rows;
+  rows.revision = 42;
+  rows.zones.push_back(ZoneRow{"ZABC", "example.test.", "ref-1", "a zone",
+                               nlohmann::json{{"ttl", 300}}, 1700000000000});
+  rows.records.push_back(
+      RecordRow{"ZABC", "www.example.test./A", nlohmann::json{{"values", {"192.0.2.1"}}}});
+  rows.checks.push_back(CheckRow{"primary", "", 3, nlohmann::json{{"type", "tcp"}}});
+  rows.settings = nlohmann::json{{"geoip", {{"database", "x.mmdb"}}}};
+  auto back = rows_from_json(nlohmann::json::parse(rows_to_json(rows).dump()));
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(rows_to_json(*back), rows_to_json(rows));
+  EXPECT_EQ(back->zones.at(0).created_ms, 1700000000000);
+  EXPECT_EQ(back->checks.at(0).version, 3);
+
+  auto bad = [](const char* text) {
+    auto r = rows_from_json(nlohmann::json::parse(text));
+    return r ? std::string("accepted") : r.error();
+  };
+  EXPECT_THAT(bad(R"([])"), ::testing::HasSubstr("no integer \"revision\""));
+  EXPECT_THAT(bad(R"({"revision": 1, "zones": [], "records": []})"),
+              ::testing::HasSubstr("\"checks\" is missing"));
+  EXPECT_THAT(bad(R"({"revision": 1, "zones": [{"id": "Z"}], "records": [], "checks": []})"),
+              ::testing::HasSubstr("zones[0]: \"name\" is missing"));
+  EXPECT_THAT(bad(R"({"revision": 1, "zones": [], "records": [{"zone_id": "Z", "key": "k"}],
+              "checks": []})"),
+              ::testing::HasSubstr("records[0]: no \"body\""));
+  EXPECT_THAT(bad(R"({"revision": 1, "zones": [{"id": "Z", "name": "n.", "comment": 5}],
+                      "records": [], "checks": []})"),
+              ::testing::HasSubstr("wrong type"));
+}
+
 TEST(OpenStore, SpecErrors) {
   auto r = open_store("etcd://x");
   ASSERT_FALSE(r.ok());
