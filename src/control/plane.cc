@@ -21,6 +21,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A burst of changes rewrites the catalog cache at most this often: it is read only by a
+// start without etcd, and each write is a flush on a disk that etcd may share.
+constexpr int64_t kCacheIntervalMs = 1000;
+
 int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -210,8 +214,26 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
     stopping_ = false;
     serving_cache_ = from_cache;
   }
+  if (!cache_path_.empty() && store_->shared()) {
+    cache_writer_ = std::make_unique<BackgroundFileWriter>(
+        cache_path_,
+        [this](const Status& st) {
+          if (!st) {
+            if (cache_error_ != st.error()) {
+              spdlog::error(
+                  "control plane: catalog cache not saved ({}); a restart while the store is out "
+                  "of reach would serve an older catalog, or none",
+                  st.error());
+            }
+            cache_error_ = st.error();
+          } else {
+            cache_error_.clear();
+          }
+        },
+        std::chrono::milliseconds(kCacheIntervalMs));
+  }
   if (!from_cache) {
-    save_cache(*cat);
+    save_cache(cat);
   } else {
     cached_revision_ = cat->revision;
   }
@@ -238,6 +260,7 @@ void Plane::stop() {
   }
   cv_.notify_all();
   thread_.join();
+  cache_writer_.reset();  // writes the last catalog handed to it
   // Submitters still queued get an answer rather than hanging.
   std::lock_guard lk(mu_);
   for (auto& p : queue_) {
@@ -365,11 +388,12 @@ void Plane::run() {
     }
     if (behind()) {
       lk.unlock();
-      reload_from_store();
+      const bool answered = reload_from_store();
       lk.lock();
       if (queue_.empty()) {
-        if (behind()) {
+        if (!answered && behind()) {
           // Not loaded (the store is out of reach): try again shortly, not in a busy loop.
+          // (Still behind after a load only means a newer commit came meanwhile: go at once.)
           cv_.wait_for(lk, std::chrono::milliseconds(500), [&] { return stopping_; });
         }
         continue;
@@ -421,13 +445,13 @@ void Plane::refresh(int64_t revision) {
   cv_.notify_all();
 }
 
-void Plane::reload_from_store() {
+bool Plane::reload_from_store() {
   std::shared_ptr<const config::Catalog> base = catalog();
   auto rows = store_->load();
   if (!rows) {
     spdlog::warn("control plane: loading the catalog from {}: {}", store_->describe(),
                  rows.error());
-    return;
+    return false;
   }
   if (rows->revision <= base->revision) {
     std::lock_guard lk(mu_);
@@ -443,7 +467,7 @@ void Plane::reload_from_store() {
             store_->describe(), rows->revision, base->revision);
       }
     }
-    return;
+    return true;
   }
   auto cat = std::make_shared<config::Catalog>(config::Catalog::from_rows(*rows));
   auto t0 = Clock::now();
@@ -455,7 +479,7 @@ void Plane::reload_from_store() {
                   cat->revision, base->revision, loaded.error());
     std::lock_guard lk(mu_);
     refresh_wanted_ = std::min(refresh_wanted_, base->revision);  // until the next change
-    return;
+    return true;
   }
   double compile_ms = ms_since(t0);
   auto served = std::make_shared<const config::LoadedConfig>(std::move(*loaded));
@@ -466,7 +490,7 @@ void Plane::reload_from_store() {
                   st.error());
     std::lock_guard lk(mu_);
     refresh_wanted_ = std::min(refresh_wanted_, base->revision);
-    return;
+    return true;
   }
   {
     std::lock_guard lk(mu_);
@@ -480,8 +504,9 @@ void Plane::reload_from_store() {
     serving_cache_ = false;
   }
   insync_cv_.notify_all();
-  save_cache(*cat);
+  save_cache(cat);
   spdlog::info("control plane: serving revision {} from {}", cat->revision, store_->describe());
+  return true;
 }
 
 bool Plane::process(std::vector<std::shared_ptr<Pending>>& group, bool may_retry) {
@@ -773,7 +798,7 @@ bool Plane::process(std::vector<std::shared_ptr<Pending>>& group, bool may_retry
   }
   insync_cv_.notify_all();
   if (final_cat) {
-    save_cache(*final_cat);
+    save_cache(final_cat);
   }
   return true;
 }
@@ -783,26 +808,18 @@ bool Plane::serving_cache() const {
   return serving_cache_;
 }
 
-void Plane::save_cache(const config::Catalog& c) {
-  if (cache_path_.empty() || !store_->shared() || c.revision == cached_revision_) {
+void Plane::save_cache(std::shared_ptr<const config::Catalog> c) {
+  if (!cache_writer_ || c->revision == cached_revision_) {
     return;
   }
-  nlohmann::json doc{{"steerdns_catalog_cache", 1},
-                     {"store", store_->describe()},
-                     {"saved_ms", wall_ms()},
-                     {"catalog", store::rows_to_json(c.to_rows())}};
-  if (auto st = write_file_atomically(cache_path_, doc.dump() + "\n"); !st) {
-    if (cache_error_ != st.error()) {
-      spdlog::error(
-          "control plane: catalog cache not saved ({}); a restart while the store is "
-          "out of reach would have nothing to serve",
-          st.error());
-    }
-    cache_error_ = st.error();
-    return;
-  }
-  cache_error_.clear();
-  cached_revision_ = c.revision;
+  cached_revision_ = c->revision;
+  cache_writer_->write([c, where = store_->describe()] {
+    nlohmann::json doc{{"steerdns_catalog_cache", 1},
+                       {"store", where},
+                       {"saved_ms", wall_ms()},
+                       {"catalog", store::rows_to_json(c->to_rows())}};
+    return doc.dump() + "\n";
+  });
 }
 
 Result<store::CatalogRows> Plane::load_cache() const {

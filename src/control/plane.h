@@ -35,6 +35,7 @@
 
 #include "config/catalog.h"
 #include "config/loader.h"
+#include "core/file.h"
 #include "core/result.h"
 #include "store/store.h"
 
@@ -137,11 +138,12 @@ class Plane {
   // first) and `may_retry`: nothing was answered, the caller reloads and tries again.
   bool process(std::vector<std::shared_ptr<Pending>>& group, bool may_retry);
   // Loads, compiles and publishes the stored catalog if it is newer than ours (applier only).
-  void reload_from_store();
+  // False when the store did not answer.
+  bool reload_from_store();
   void publish_latest();
-  // The catalog cache (set_catalog_cache): written on the applier thread after a publish;
-  // read once, by start().
-  void save_cache(const config::Catalog& c);
+  // The catalog cache (set_catalog_cache): handed to its writer thread after a publish (the
+  // applier never waits for the disk); read once, by start().
+  void save_cache(std::shared_ptr<const config::Catalog> c);
   Result<store::CatalogRows> load_cache() const;
 
   std::unique_ptr<store::Store> store_;
@@ -167,8 +169,10 @@ class Plane {
   int64_t refresh_wanted_ = 0;  // fleet: a stored revision newer than ours was seen
   bool serving_cache_ = false;
   std::string cache_path_;        // set before start()
-  int64_t cached_revision_ = -1;  // applier only: the revision the cache file holds
-  std::string cache_error_;       // applier only: the last save error (logged once)
+  int64_t cached_revision_ = -1;  // applier only: the revision last handed to the writer
+  std::string cache_error_;       // the writer's thread only: the last save error (logged once)
+  // With a cache, from start() to stop(); after what its thread touches (cache_error_).
+  std::unique_ptr<BackgroundFileWriter> cache_writer_;
   std::thread thread_;
 };
 

@@ -5,9 +5,15 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include "core/result.h"
 
@@ -61,5 +67,89 @@ inline Status write_file_atomically(const std::string& path, const std::string& 
   }
   return OkStatus();
 }
+
+// Keeps a file equal to the latest document handed to it, written (write_file_atomically) on
+// its own thread: the caller never waits for a disk flush, which under a busy disk (etcd
+// fsyncing beside us) can take hundreds of milliseconds. Documents handed in faster than they
+// are written coalesce: the file skips to the newest, and writes are at least `min_interval`
+// apart (a burst of changes costs one flush per interval, not one each). For copies that only a
+// restart reads.
+class BackgroundFileWriter {
+ public:
+  // `on_result` (may be empty) hears every write's outcome, on the writer thread.
+  BackgroundFileWriter(std::string path, std::function<void(const Status&)> on_result,
+                       std::chrono::milliseconds min_interval = std::chrono::milliseconds(0))
+      : path_(std::move(path)),
+        on_result_(std::move(on_result)),
+        min_interval_(min_interval),
+        thread_([this] { loop(); }) {}
+  // Writes what is pending, then stops.
+  ~BackgroundFileWriter() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  BackgroundFileWriter(const BackgroundFileWriter&) = delete;
+  BackgroundFileWriter& operator=(const BackgroundFileWriter&) = delete;
+
+  // `render` makes the document; it runs on the writer thread (may be skipped if a newer one
+  // comes first).
+  void write(std::function<std::string()> render) {
+    {
+      std::lock_guard lk(mu_);
+      next_ = std::move(render);
+      ++handed_;
+    }
+    cv_.notify_all();
+  }
+  // Blocks until everything handed in so far is on disk (or failed).
+  void flush() {
+    std::unique_lock lk(mu_);
+    const uint64_t want = handed_;
+    done_cv_.wait(lk, [&] { return written_ >= want; });
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  void loop() {
+    std::unique_lock lk(mu_);
+    for (;;) {
+      cv_.wait(lk, [&] { return stop_ || next_; });
+      if (!next_) {
+        return;  // stopping, nothing pending
+      }
+      auto render = std::move(next_);
+      next_ = nullptr;
+      const uint64_t upto = handed_;
+      lk.unlock();
+      Status st = write_file_atomically(path_, render());
+      if (on_result_) {
+        on_result_(st);
+      }
+      lk.lock();
+      written_ = upto;
+      done_cv_.notify_all();
+      if (min_interval_.count() > 0) {
+        // Destruction cuts the pause short: what is pending is written before the thread ends.
+        cv_.wait_for(lk, min_interval_, [&] { return stop_; });
+      }
+    }
+  }
+
+  const std::string path_;
+  const std::function<void(const Status&)> on_result_;
+  const std::chrono::milliseconds min_interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable done_cv_;
+  std::function<std::string()> next_;
+  uint64_t handed_ = 0;
+  uint64_t written_ = 0;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is set up
+};
 
 }  // namespace steerdns

@@ -22,6 +22,18 @@ class StoreState : public StateStore {
     if (local_path_.empty()) {
       return;
     }
+    // Written off the caller's thread: a state save (health, steering, under their locks) never
+    // waits for the disk.
+    writer_ = std::make_unique<BackgroundFileWriter>(
+        local_path_,
+        [this](const Status& w) {
+          std::lock_guard lk(local_mu_);
+          if (!w && local_error_ != w.error()) {
+            spdlog::error("state copy not saved: {}", w.error());
+          }
+          local_error_ = w ? std::string() : w.error();
+        },
+        std::chrono::milliseconds(500));  // a burst of saves costs one flush per half second
     std::ifstream in(local_path_, std::ios::binary);
     if (!in) {
       return;  // none yet
@@ -47,16 +59,14 @@ class StoreState : public StateStore {
     if (!local_path_.empty()) {
       // Written whether the store took it or not: while etcd is out of reach this copy is the
       // only one, and the newest.
-      std::lock_guard lk(local_mu_);
-      local_[key] = std::move(doc);
-      if (auto w = write_file_atomically(local_path_, local_.dump() + "\n"); !w) {
-        if (local_error_ != w.error()) {
-          spdlog::error("state copy not saved: {}", w.error());
-        }
-        local_error_ = w.error();
-      } else {
-        local_error_.clear();
+      {
+        std::lock_guard lk(local_mu_);
+        local_[key] = std::move(doc);
       }
+      writer_->write([this] {
+        std::lock_guard lk(local_mu_);
+        return local_.dump() + "\n";
+      });
     }
     return st;
   }
@@ -118,6 +128,7 @@ class StoreState : public StateStore {
   std::mutex local_mu_;
   json local_ = json::object();  // key -> document, as in local_path_
   std::string local_error_;      // the last write error (logged once)
+  std::unique_ptr<BackgroundFileWriter> writer_;  // last: stops (writing) before the rest goes
 };
 
 }  // namespace
