@@ -118,7 +118,9 @@ Status Plane::start(const config::Catalog* seed, const std::string& seed_author)
   auto rows = store_->load();
   bool from_cache = false;
   if (!rows) {
-    if (!store_->shared() || cache_path_.empty()) {
+    // Only "out of reach" is waited out on the cache; a catalog etcd holds but we cannot read
+    // is an error to see, as without a cache.
+    if (!store_->shared() || cache_path_.empty() || !store::is_unavailable(rows.error())) {
       return Error{store_->describe() + ": " + rows.error()};
     }
     auto cached = load_cache();

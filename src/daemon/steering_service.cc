@@ -20,6 +20,7 @@
 #include "dns/rrtype.h"
 #include "health/forced.h"
 #include "policy/explain.h"
+#include "store/store.h"
 
 namespace steerdns::daemon {
 namespace {
@@ -228,7 +229,7 @@ Status SteeringService::start(const config::ServerSettings& settings,
     auto r = state_store_->get("steering");
     if (r) {
       saved = *r;
-    } else if (r.error().rfind("unavailable: ", 0) == 0) {
+    } else if (store::is_unavailable(r.error())) {
       // A fleet node started while etcd is out of reach (serving its catalog cache): better
       // serving from health alone than not at all; said loudly.
       spdlog::error("steering: state {} not read ({}); starting from health alone", state_path_,

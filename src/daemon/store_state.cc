@@ -73,7 +73,7 @@ class StoreState : public StateStore {
 
   Result<std::optional<std::string>> get(const std::string& key) override {
     auto v = store_.get_state(key);
-    if (!v && !local_path_.empty() && v.error().rfind("unavailable: ", 0) == 0) {
+    if (!v && !local_path_.empty() && store::is_unavailable(v.error())) {
       std::lock_guard lk(local_mu_);
       auto it = local_.find(key);
       if (it == local_.end()) {

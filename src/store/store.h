@@ -271,6 +271,12 @@ struct OpenOptions {
 // key layout than this binary knows, locked by another process, unreachable, ...).
 Result<std::unique_ptr<Store>> open_store(const std::string& spec, const OpenOptions& opts = {});
 
+// An error that is the backend being out of reach (shared()'s "unavailable: " prefix): worth
+// waiting out or serving a local copy through; any other error is not.
+inline bool is_unavailable(const std::string& error) {
+  return error.rfind("unavailable: ", 0) == 0;
+}
+
 // A catalog as one JSON document and back (a fleet node's catalog cache, control/plane.h).
 // rows_from_json checks the shape and says where it is wrong.
 nlohmann::json rows_to_json(const CatalogRows& rows);

@@ -199,7 +199,7 @@ Result<std::unique_ptr<EtcdStore>> EtcdStore::open(const etcd::Options& options,
   std::unique_ptr<EtcdStore> s(new EtcdStore(options, std::move(node_id), store_options));
   if (auto st = s->init(); !st.ok()) {
     // Only "no endpoint answered" is worth waiting out; TLS, auth or a newer layout is not.
-    if (!store_options.allow_offline || st.error().find(kUnavailable) != 0) {
+    if (!store_options.allow_offline || !is_unavailable(st.error())) {
       return Error{st.error()};
     }
     s->ready_error_ = st.error();
