@@ -12,9 +12,9 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 
 #include "config/loader.h"
+#include "core/file.h"
 #include "core/text.h"
 
 namespace steerdns::cli {
@@ -39,13 +39,11 @@ std::string trim(std::string s) {
 }
 
 Result<std::string> read_token_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return Error{"token file " + path + ": cannot be read"};
+  auto text = read_file(path);
+  if (!text) {
+    return Error{"token file " + text.error()};
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string t = trim(ss.str());
+  std::string t = trim(*text);
   if (t.empty()) {
     return Error{"token file " + path + ": is empty"};
   }

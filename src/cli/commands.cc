@@ -10,13 +10,13 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "cli/api_client.h"
 #include "config/catalog.h"
 #include "config/loader.h"
+#include "core/file.h"
 
 namespace steerdns::cli {
 namespace {
@@ -114,16 +114,6 @@ Result<ApiClient> client_for(const Args& a) {
     return Error{s.error()};
   }
   return ApiClient(std::move(*s));
-}
-
-Result<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Error{path + ": cannot be read"};
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string seg(const std::string& s) { return url_escape(s); }

@@ -7,8 +7,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <random>
 #include <system_error>
@@ -825,12 +823,11 @@ void Plane::save_cache(std::shared_ptr<const config::Catalog> c) {
 }
 
 Result<store::CatalogRows> Plane::load_cache() const {
-  std::ifstream in(cache_path_, std::ios::binary);
-  if (!in) {
-    return Error{cache_path_ + ": " + std::system_category().message(errno)};
+  auto text = read_file(cache_path_);
+  if (!text) {
+    return Error{text.error()};
   }
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto doc = nlohmann::json::parse(text, nullptr, false);
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("catalog") ||
       doc["steerdns_catalog_cache"] != 1) {
     return Error{cache_path_ + ": not a steerdns catalog cache (version 1)"};

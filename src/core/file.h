@@ -1,6 +1,6 @@
 #pragma once
-// Durable whole-file replacement for the small files kept beside the store (health and steering
-// state files, a fleet node's catalog cache).
+// Whole-file reads, and durable whole-file replacement for the small files kept beside the store
+// (health and steering state files, a fleet node's catalog cache).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -18,6 +19,50 @@
 #include "core/result.h"
 
 namespace steerdns {
+
+// The whole content of `path`, or std::nullopt if it does not exist. Any other failure is an
+// error that names the file and the cause ("PATH: Permission denied").
+inline Result<std::optional<std::string>> read_file_if_exists(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) {
+      return std::optional<std::string>();
+    }
+    return Error{path + ": " + std::system_category().message(errno)};
+  }
+  std::string text;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      Error e{path + ": " + std::system_category().message(errno)};
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return std::optional<std::string>(std::move(text));
+}
+
+// The whole content of `path`; a missing file is an error too ("PATH: No such file or
+// directory").
+inline Result<std::string> read_file(const std::string& path) {
+  auto r = read_file_if_exists(path);
+  if (!r) {
+    return Error{r.error()};
+  }
+  if (!r->has_value()) {
+    return Error{path + ": " + std::system_category().message(ENOENT)};
+  }
+  return std::move(**r);
+}
 
 // Replaces `path` with `text` so that a crash leaves the old file or the new one, never half of
 // one: written to PATH.tmp, flushed, renamed over, and the directory flushed (the rename is

@@ -9,10 +9,8 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <system_error>
 
 #include "core/file.h"
@@ -238,11 +236,10 @@ Status SteeringService::start(const config::ServerSettings& settings,
       return Error{"steering: state: " + r.error()};
     }
   } else if (!state_path_.empty()) {
-    std::ifstream in(state_path_);
-    if (in) {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      saved = ss.str();
+    if (auto r = read_file_if_exists(state_path_); !r) {
+      spdlog::error("steering: state not read ({}); starting from health alone", r.error());
+    } else {
+      saved = std::move(*r);
     }
   }
   if (saved) {

@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <string_view>
 
@@ -34,12 +32,15 @@ class StoreState : public StateStore {
           local_error_ = w ? std::string() : w.error();
         },
         std::chrono::milliseconds(500));  // a burst of saves costs one flush per half second
-    std::ifstream in(local_path_, std::ios::binary);
-    if (!in) {
+    auto text = read_file_if_exists(local_path_);
+    if (!text) {
+      spdlog::warn("state copy not read: {}; ignored (rewritten on the next save)", text.error());
+      return;
+    }
+    if (!text->has_value()) {
       return;  // none yet
     }
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    json doc = json::parse(text, nullptr, false);
+    json doc = json::parse(**text, nullptr, false);
     if (doc.is_object()) {
       local_ = std::move(doc);
     } else {

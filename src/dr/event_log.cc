@@ -6,9 +6,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
+
+#include "core/file.h"
 
 namespace steerdns::dr {
 
@@ -55,20 +55,14 @@ Result<Event> event_from_json_line(std::string_view line) {
 
 Result<EventLogRead> read_event_log(const std::string& path, size_t last_n) {
   EventLogRead out;
-  struct stat sb {};
-  if (::stat(path.c_str(), &sb) != 0 && errno == ENOENT) {
+  auto text = read_file_if_exists(path);
+  if (!text) {
+    return Error{"event log " + text.error()};
+  }
+  if (!text->has_value()) {
     return out;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Error{"event log " + path + ": cannot open: " + errno_text()};
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string data = ss.str();
-  if (in.bad()) {
-    return Error{"event log " + path + ": read failed"};
-  }
+  const std::string& data = **text;
   size_t pos = 0;
   size_t line_no = 0;
   std::string first_bad;

@@ -5,9 +5,7 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <system_error>
 
 #include "core/file.h"
@@ -27,8 +25,6 @@ Status status_from(const std::string& s) {
   return Status::kUnknown;
 }
 
-std::string errno_text() { return std::system_category().message(errno); }
-
 }  // namespace
 
 Result<std::map<std::string, PersistedCheck>> StateFile::load() const {
@@ -42,16 +38,14 @@ Result<std::map<std::string, PersistedCheck>> StateFile::load() const {
     }
     return parse(**text);
   }
-  std::ifstream in(path_);
-  if (!in) {
-    if (!std::filesystem::exists(path_)) {
-      return std::map<std::string, PersistedCheck>{};
-    }
-    return Error{path_ + ": cannot read health state: " + errno_text()};
+  auto text = read_file_if_exists(path_);
+  if (!text) {
+    return Error{"cannot read health state: " + text.error()};
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return parse(buf.str());
+  if (!text->has_value()) {
+    return std::map<std::string, PersistedCheck>{};
+  }
+  return parse(**text);
 }
 
 Result<std::map<std::string, PersistedCheck>> StateFile::parse(const std::string& text) const {

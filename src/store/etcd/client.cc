@@ -8,10 +8,10 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <utility>
+
+#include "core/file.h"
 
 namespace steerdns::store::etcd {
 namespace {
@@ -247,19 +247,13 @@ size_t collect(char* p, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-std::string read_file_trimmed(const std::string& path, bool* ok) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) {
-    *ok = false;
-    return {};
+Result<std::string> read_file_trimmed(const std::string& path) {
+  auto s = read_file(path);
+  if (s) {
+    while (!s->empty() && (s->back() == '\n' || s->back() == '\r')) {
+      s->pop_back();
+    }
   }
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string s = ss.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
-    s.pop_back();
-  }
-  *ok = true;
   return s;
 }
 
@@ -434,11 +428,11 @@ Result<Options> parse_spec(const std::string& spec) {
     if (o.user.empty()) {
       return Error{where + "password_file without user"};
     }
-    bool ok = false;
-    o.password = read_file_trimmed(password_file, &ok);
-    if (!ok) {
-      return Error{where + "cannot read password_file '" + password_file + "'"};
+    auto pw = read_file_trimmed(password_file);
+    if (!pw) {
+      return Error{where + "cannot read password_file: " + pw.error()};
     }
+    o.password = std::move(*pw);
   } else if (!o.user.empty()) {
     return Error{where + "user without password_file"};
   }

@@ -246,7 +246,7 @@ TEST(ApiSettings, BadInputIsAnErrorNamingWhere) {
 
   auto missing_tf = resolve_settings(ApiOptions{"", d.path() + "/nope", "", ""}, none);
   ASSERT_FALSE(missing_tf);
-  EXPECT_THAT(missing_tf.error(), HasSubstr("cannot be read"));
+  EXPECT_THAT(missing_tf.error(), HasSubstr("nope: No such file or directory"));
 
   auto empty_tf = resolve_settings(ApiOptions{"", d.file("empty", "\n"), "", ""}, none);
   ASSERT_FALSE(empty_tf);

@@ -1,12 +1,10 @@
-// core/file.h: whole-file replacement and the background writer that keeps a file equal to the
-// latest document handed to it.
+// core/file.h: whole-file reads, whole-file replacement and the background writer that keeps a file
+// equal to the latest document handed to it.
 #include "core/file.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "testlib/temp_dir.h"
@@ -15,8 +13,31 @@ namespace steerdns {
 namespace {
 
 std::string read(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto r = read_file(path);
+  return r ? *r : "<" + r.error() + ">";
+}
+
+TEST(ReadFile, ReadsWholeFilesAndNamesTheFileOnError) {
+  testing::TempDir d;
+  std::string big(200'000, 'x');  // more than one read() call
+  big[123'456] = '\0';
+  const std::string p = d.write("big.bin", big);
+  auto r = read_file(p);
+  ASSERT_TRUE(r) << r.error();
+  EXPECT_EQ(*r, big);
+
+  auto missing = read_file(d.file("nope.json"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error(), d.file("nope.json") + ": No such file or directory");
+  auto absent = read_file_if_exists(d.file("nope.json"));
+  ASSERT_TRUE(absent) << absent.error();
+  EXPECT_FALSE(absent->has_value());
+
+  // Anything but "does not exist" is an error for both (a directory: EISDIR on read).
+  auto dir = read_file_if_exists(d.path());
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(dir.error(), d.path() + ": Is a directory");
+  EXPECT_EQ(*read_file_if_exists(d.write("empty", "")), std::optional<std::string>(""));
 }
 
 TEST(WriteFileAtomically, ReplacesAndNamesTheFileOnError) {
