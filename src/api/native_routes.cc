@@ -196,8 +196,7 @@ json plan_json(const ChangeBatch& batch, const Catalog& before) {
 [[noreturn]] void throw_submit_error(const std::string& msg) {
   // The store out of reach (fleet: etcd lost its quorum): nothing was written, retry later.
   if (msg.find("shutting down") != std::string::npos ||
-      msg.find("not running") != std::string::npos ||
-      msg.find("unavailable: ") != std::string::npos) {
+      msg.find("not running") != std::string::npos || store::wraps_unavailable(msg)) {
     throw HttpError(503, msg, "store_unavailable");
   }
   if (msg.rfind("conflict", 0) == 0) {

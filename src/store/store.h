@@ -276,6 +276,11 @@ Result<std::unique_ptr<Store>> open_store(const std::string& spec, const OpenOpt
 inline bool is_unavailable(const std::string& error) {
   return error.rfind("unavailable: ", 0) == 0;
 }
+// The same, for an error that callers may have prefixed with context ("commit: unavailable: ..."),
+// as the API sees them: it answers 503 for these.
+inline bool wraps_unavailable(const std::string& error) {
+  return is_unavailable(error) || error.find(": unavailable: ") != std::string::npos;
+}
 
 // A catalog as one JSON document and back (a fleet node's catalog cache, control/plane.h).
 // rows_from_json checks the shape and says where it is wrong.

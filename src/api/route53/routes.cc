@@ -22,6 +22,7 @@
 #include "dns/name.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "store/store.h"
 #include "zone/loader.h"
 #include "zone/zone.h"
 
@@ -598,7 +599,7 @@ control::SubmitResult submit(Ctx& ctx, const Build& fn, const std::string& fallb
     const std::string& msg = res.error();
     // The store out of reach (fleet: etcd lost its quorum): nothing was written; the AWS CLI
     // retries a 503 ServiceUnavailable by itself.
-    if (msg.find("unavailable: ") != std::string::npos) {
+    if (store::wraps_unavailable(msg)) {
       throw Route53Error(503, "ServiceUnavailable", msg);
     }
     if (msg.find("HealthCheckInUse") != std::string::npos) {

@@ -59,6 +59,16 @@ TEST(MakeId, ShapeAndUniqueness) {
   EXPECT_EQ(c[0], 'C');
 }
 
+TEST(Unavailable, PrefixAndWrappedForms) {
+  EXPECT_TRUE(is_unavailable("unavailable: http://127.0.0.1:1: connection refused"));
+  EXPECT_FALSE(is_unavailable("commit: unavailable: http://127.0.0.1:1: connection refused"));
+  EXPECT_TRUE(wraps_unavailable("commit: unavailable: http://127.0.0.1:1: connection refused"));
+  EXPECT_TRUE(wraps_unavailable("unavailable: no endpoint answered"));
+  // A change that merely mentions the word is a bad change, not a lost store.
+  EXPECT_FALSE(wraps_unavailable("record 'unavailable: x' is not a name"));
+  EXPECT_FALSE(wraps_unavailable("conflict: revision 7 is not the latest"));
+}
+
 TEST(CatalogRowsJson, RoundTripAndErrorsThatSayWhere) {
   CatalogRows rows;
   rows.revision = 42;
