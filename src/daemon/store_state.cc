@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <deque>
 #include <mutex>
 #include <string_view>
 
@@ -43,6 +44,22 @@ class StoreState : public StateStore {
     json doc = json::parse(**text, nullptr, false);
     if (doc.is_object()) {
       local_ = std::move(doc);
+      if (auto it = local_.find(kPendingEvents); it != local_.end()) {
+        if (it->is_array()) {
+          for (auto& e : *it) {
+            if (e.is_array() && e.size() == 2 && e[0].is_number_integer() && e[1].is_object()) {
+              pending_.emplace_back(e[0].get<int64_t>(), std::move(e[1]));
+            }
+          }
+        }
+        local_.erase(it);
+        if (!pending_.empty()) {
+          spdlog::warn(
+              "state copy {}: {} events recorded while the store was out of reach; "
+              "added to the store once it answers",
+              local_path_, pending_.size());
+        }
+      }
     } else {
       spdlog::warn("state copy {}: not a JSON object; ignored (rewritten on the next save)",
                    local_path_);
@@ -64,10 +81,10 @@ class StoreState : public StateStore {
         std::lock_guard lk(local_mu_);
         local_[key] = std::move(doc);
       }
-      writer_->write([this] {
-        std::lock_guard lk(local_mu_);
-        return local_.dump() + "\n";
-      });
+      save_local();
+      if (st) {
+        drain_pending();  // the store answers again: hand it what the outage kept here
+      }
     }
     return st;
   }
@@ -107,7 +124,43 @@ class StoreState : public StateStore {
       }
       batch.emplace_back(t, std::move(body));
     }
-    return store_.append_events(batch);
+    if (local_path_.empty()) {
+      return store_.append_events(batch);
+    }
+    std::lock_guard drain(drain_mu_);
+    // Older events first, so the store keeps them in the order they happened; when those
+    // could not go, neither can these (and the caller does not wait for a second timeout).
+    Status st = drain_pending_locked();
+    if (st) {
+      st = store_.append_events(batch);
+      if (st || !store::is_unavailable(st.error())) {
+        return st;
+      }
+    }
+    // A fleet node cut off from etcd: the failovers and actions of an outage are exactly the
+    // events an operator looks for afterwards, so they wait in the local copy.
+    size_t held, dropped = 0;
+    {
+      std::lock_guard lk(local_mu_);
+      for (auto& e : batch) {
+        pending_.push_back(std::move(e));
+      }
+      while (pending_.size() > kMaxPendingEvents) {
+        pending_.pop_front();
+        ++dropped;
+      }
+      held = pending_.size();
+    }
+    save_local();
+    if (dropped > 0) {
+      spdlog::error(
+          "events: {} oldest events held during the store outage dropped (at most {} "
+          "are kept)",
+          dropped, kMaxPendingEvents);
+    }
+    spdlog::warn("events: {}; {} held in the local copy {} until the store answers", st.error(),
+                 held, local_path_);
+    return OkStatus();
   }
 
   Result<std::vector<std::string>> last_events(size_t n) override {
@@ -124,10 +177,59 @@ class StoreState : public StateStore {
   }
 
  private:
+  // The key under which the local copy keeps events the store could not take.
+  static constexpr const char* kPendingEvents = "~pending_events";
+  static constexpr size_t kMaxPendingEvents = 10000;
+
+  void save_local() {
+    writer_->write([this] {
+      std::lock_guard lk(local_mu_);
+      if (pending_.empty()) {
+        return local_.dump() + "\n";
+      }
+      json doc = local_;
+      json& ev = doc[kPendingEvents] = json::array();
+      for (const auto& [t, body] : pending_) {
+        ev.push_back(json::array({t, body}));
+      }
+      return doc.dump() + "\n";
+    });
+  }
+
+  void drain_pending() {
+    std::lock_guard drain(drain_mu_);
+    (void)drain_pending_locked();  // a failure keeps them for the next try
+  }
+  // Appends the held events to the store (at least once: an append whose answer was lost is
+  // sent again). Under drain_mu_, so two threads never hand in the same events and nothing
+  // else takes from pending_ meanwhile. The error is the store's, if it did not take them.
+  Status drain_pending_locked() {
+    std::vector<std::pair<int64_t, json>> batch;
+    {
+      std::lock_guard lk(local_mu_);
+      if (pending_.empty()) {
+        return OkStatus();
+      }
+      batch.assign(pending_.begin(), pending_.end());
+    }
+    if (auto st = store_.append_events(batch); !st) {
+      return st;  // kept for the next try
+    }
+    {
+      std::lock_guard lk(local_mu_);
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<long>(batch.size()));
+    }
+    spdlog::info("events: {} events held during the store outage added to the store", batch.size());
+    save_local();
+    return OkStatus();
+  }
+
   store::Store& store_;
   const std::string local_path_;
+  std::mutex drain_mu_;
   std::mutex local_mu_;
   json local_ = json::object();  // key -> document, as in local_path_
+  std::deque<std::pair<int64_t, json>> pending_;  // events the store could not take
   std::string local_error_;      // the last write error (logged once)
   std::unique_ptr<BackgroundFileWriter> writer_;  // last: stops (writing) before the rest goes
 };

@@ -443,6 +443,17 @@ class FleetTest(unittest.TestCase):
             wait_until(lambda n=n: api(n, "GET", "/v1/cluster")[1].get("stale") is False,
                        timeout=20, what=f"{n.name} back in contact")
         self.wait_fleet_formed()
+        # What node A recorded during the outage (the override and the failover it made) was
+        # held in its local copy and reached the store once etcd answered: every node lists it.
+        def outage_events(n):
+            st, body = api(n, "GET", "/v1/events?last=500")
+            return [e for e in body.get("events", [])
+                    if "during outage" in json.dumps(e)] if st == 200 else []
+        wait_until(lambda: outage_events(self.node("node-b")), timeout=15,
+                   what="node A's outage events in the store, seen by node B")
+        self.assertTrue(any(e.get("type") == "override_set"
+                            for e in outage_events(self.node("node-b"))),
+                        outage_events(self.node("node-b")))
         # Caught up without a restart: a change through C reaches A.
         st, body = api(self.node("node-c"), "PUT", "/v1/zones/example.test./rrsets/back/A",
                        {"ttl": 60, "values": ["192.0.2.55"]})
