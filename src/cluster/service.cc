@@ -338,7 +338,8 @@ void Service::apply_key(const std::string& key, const std::string& value, bool d
       return;  // ours: applied when it was taken
     }
     std::string cmd = j["op"].value("cmd", "");
-    if (!ops_replayed_ && cmd != "override-set" && cmd != "override-clear") {
+    if (!ops_replayed_ && cmd != "override-set" && cmd != "override-clear" &&
+        cmd != "external-set") {
       return;  // startup: an old approval must not approve a later failback
     }
     calls.ops.emplace_back(create_revision, j["op"]);

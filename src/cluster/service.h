@@ -90,11 +90,12 @@ class Service {
   // The local view changed (health::Engine::on_local_change): publish it now.
   void local_changed();
 
-  // Operator actions (overrides, failback approvals) taken on this node, for every other node
-  // to apply as well (Hooks::apply_op): steering state is per node, operator intent is the
-  // fleet's. Kept 24 h under {prefix}fleet/ops/. A node applies the ops it sees live, and
-  // after an outage the ones it missed; a node starting up replays the override ops only (an
-  // old failback approval must not approve a later failback). Error: etcd out of reach (the
+  // Operator actions (overrides, failback approvals, external check sets) taken on this node,
+  // for every other node to apply as well (Hooks::apply_op): steering state is per node,
+  // operator intent is the fleet's. Kept 24 h under {prefix}fleet/ops/. A node applies the ops
+  // it sees live, and after an outage the ones it missed; a node starting up replays the
+  // override and external check ops only (an old failback approval must not approve a later
+  // failback). Error: etcd out of reach (the
   // action then holds on this node only; the caller says so).
   Status publish_op(const nlohmann::json& op);
 

@@ -13,7 +13,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -111,6 +113,9 @@ class Daemon {
   Result<nlohmann::json> steer(const nlohmann::json& req);
   // Fleet: another node's operator action, applied here (override expiries stay absolute).
   void apply_fleet_op(const nlohmann::json& op);
+  // Sets an external check (API, control socket). Fleet: published for every other node too,
+  // so all nodes answer alike; sets converge to the newest (set_at_ms) on every node.
+  Status set_external(const std::string& id, health::Status status, const std::string& reason);
   // Reload: what changed in the config file since it was last applied, as one change batch.
   Result<std::string> reload();
   void start_control(const std::string& path);
@@ -142,6 +147,10 @@ class Daemon {
   // Alert routing, the outbox and availability; reads the plane's store, health and steering.
   std::unique_ptr<AlertService> alerts_;  // after plane_: stopped before it
   bool started_ = false;  // the first publish happened (health and steering run)
+  std::mutex external_mu_;
+  // Check id -> (time, node) of the external set applied here: sets are ordered by their time,
+  // then by node name (two nodes can set one in the same millisecond).
+  std::map<std::string, std::pair<int64_t, std::string>> external_set_;
   // Every subsystem's figures for GET /metrics (docs/metrics.md); before api_, which scrapes.
   obs::Registry metrics_;
   std::vector<std::shared_ptr<void>> metric_handles_;  // dropped in stop_services()
@@ -222,8 +231,8 @@ bool Daemon::start_api() {
   };
   services_.health_report = [this] { return health_.report_json(); };
   services_.set_external = [this](const std::string& id, bool healthy, const std::string& reason) {
-    return health_.set_external(
-        id, healthy ? health::Status::kHealthy : health::Status::kUnhealthy, reason);
+    return set_external(id, healthy ? health::Status::kHealthy : health::Status::kUnhealthy,
+                        reason);
   };
   services_.steering = [this](const nlohmann::json& req) { return steer(req); };
   services_.answer = [this](const api::Question& q) -> Result<nlohmann::json> {
@@ -396,9 +405,51 @@ Result<nlohmann::json> Daemon::steer(const nlohmann::json& req) {
   return r;
 }
 
+Status Daemon::set_external(const std::string& id, health::Status status,
+                            const std::string& reason) {
+  const int64_t now = RealClock::instance().wall_ms();
+  {
+    // Under the lock: a set arriving from another node meanwhile is ordered against this one.
+    std::lock_guard lk(external_mu_);
+    if (auto st = health_.set_external(id, status, reason); !st) {
+      return st;
+    }
+    external_set_[id] = {now, settings_.cluster.node_id};
+  }
+  if (cluster_) {
+    nlohmann::json op{
+        {"cmd", "external-set"}, {"id", id},         {"status", health::status_name(status)},
+        {"reason", reason},      {"set_at_ms", now}, {"node", settings_.cluster.node_id}};
+    if (auto st = cluster_->publish_op(op); !st) {
+      spdlog::warn("fleet: external check '{}' set on this node only: {}", id, st.error());
+    }
+  }
+  return OkStatus();
+}
+
 void Daemon::apply_fleet_op(const nlohmann::json& op) {
   nlohmann::json cmd = op;
   const std::string name = cmd.value("cmd", "");
+  if (name == "external-set") {
+    const std::string id = cmd.value("id", "");
+    std::pair<int64_t, std::string> at{cmd.value("set_at_ms", int64_t{0}), cmd.value("node", "")};
+    const bool healthy = cmd.value("status", "") == "healthy";
+    std::lock_guard lk(external_mu_);
+    if (auto it = external_set_.find(id); it != external_set_.end() && it->second > at) {
+      return;  // a newer set was applied here already (two nodes set it at once)
+    }
+    auto st =
+        health_.set_external(id, healthy ? health::Status::kHealthy : health::Status::kUnhealthy,
+                             cmd.value("reason", ""));
+    if (st) {
+      external_set_[id] = std::move(at);
+      spdlog::info("fleet: external check '{}' set {} on another node", id,
+                   healthy ? "healthy" : "unhealthy");
+    } else {
+      spdlog::info("fleet: external check '{}' set on another node: {}", id, st.error());
+    }
+    return;
+  }
   if (!is_operator_action(name)) {
     spdlog::warn("fleet: operator action '{}' from another node is not known here; ignored",
                  name);
@@ -609,7 +660,7 @@ std::string Daemon::control_command(const std::string& line) {
     if (id.empty() || (state != "healthy" && state != "unhealthy")) {
       return error + "usage: health-set ID healthy|unhealthy [REASON]";
     }
-    auto st = health_.set_external(
+    auto st = set_external(
         id, state == "healthy" ? health::Status::kHealthy : health::Status::kUnhealthy, reason);
     return st ? ok + "health check '" + id + "' set " + state : error + st.error();
   }

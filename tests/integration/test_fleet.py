@@ -73,6 +73,15 @@ zones:
         members:
           - {{ set_id: op-primary, role: primary, values: [192.0.2.20] }}
           - {{ set_id: op-secondary, role: secondary, values: [198.51.100.20] }}
+      - name: gate
+        type: A
+        ttl: 60
+        policy: failover
+        stabilize: 1s
+        min_state: 1s
+        members:
+          - {{ set_id: gate-primary, role: primary, values: [192.0.2.30], health_check: gate }}
+          - {{ set_id: gate-secondary, role: secondary, values: [198.51.100.30] }}
 alerts:
   routes:
     - {{ events: [checker_divergence], severity: warning }}
@@ -89,6 +98,7 @@ health_checks:
     timeout: 500ms
     failure_threshold: 2
     success_threshold: 2
+  - {{ id: gate, type: external, initial: healthy }}
 """
 
 
@@ -502,6 +512,51 @@ class FleetTest(unittest.TestCase):
             if c["id"] == "primary-app"), timeout=10, what="node C's view counted again")
 
     # -- operator actions are the fleet's ------------------------------------------------------
+
+    def test_9_external_check_set_through_one_node_moves_every_node(self):
+        self.wait_fleet_formed()
+        self.wait_all_answer("gate.example.test.", ["192.0.2.30"], timeout=15)
+
+        def set_gate(node, status):
+            st, body = api(node, "PUT", "/v1/health/checks/gate/status",
+                           {"status": status, "reason": f"set through {node.name}"})
+            self.assertEqual(st, 200, body)
+        set_gate(self.node("node-a"), "unhealthy")
+        self.wait_all_answer("gate.example.test.", ["198.51.100.30"], timeout=10)
+        set_gate(self.node("node-c"), "healthy")
+        self.wait_all_answer("gate.example.test.", ["192.0.2.30"], timeout=15)
+        # Two nodes set it at once, each applying its own set first and the other's when it
+        # arrives: every node must end on the same one (the newer), not on the order the sets
+        # reached it.
+        def applied(n):
+            with urllib.request.urlopen(f"http://127.0.0.1:{n.api_port}/metrics",
+                                        timeout=5) as r:
+                for line in r.read().decode().splitlines():
+                    if line.startswith('steerdns_cluster_operator_actions_total{direction='
+                                       '"applied"}'):
+                        return float(line.rsplit(" ", 1)[1])
+            return 0.0
+        before = {n.name: applied(n) for n in self.nodes.values()}
+        first = threading.Thread(target=set_gate, args=(self.node("node-a"), "unhealthy"))
+        first.start()
+        set_gate(self.node("node-b"), "healthy")
+        first.join()
+        want = {"node-a": 1, "node-b": 1, "node-c": 2}  # the other node's set, or both
+        for n in self.nodes.values():
+            wait_until(lambda n=n: applied(n) >= before[n.name] + want[n.name], timeout=10,
+                       what=f"{n.name} applying the other nodes' sets")
+        statuses = {}
+        for n in self.nodes.values():
+            st, body = api(n, "GET", "/v1/health/checks/gate")
+            self.assertEqual(st, 200, body)
+            statuses[n.name] = body.get("status")
+        self.assertEqual(len(set(statuses.values())), 1,
+                         (statuses, {n.name: [l for l in n.logs().splitlines()
+                                              if "gate" in l or "external" in l]
+                                     for n in self.nodes.values()}))
+        self.wait_all_answer("gate.example.test.",
+                             ["192.0.2.30" if statuses["node-a"] == "healthy"
+                              else "198.51.100.30"], timeout=15)
 
     def test_7_operator_failover_through_one_node_moves_every_node(self):
         self.wait_fleet_formed()
