@@ -40,7 +40,15 @@ bool is_notice(const std::string& type) {
 }  // namespace
 
 AlertService::AlertService(store::Store& store, Clock& clock, AlertInputs in)
-    : store_(store), clock_(clock), in_(std::move(in)), engine_(store), dispatcher_(store) {}
+    : store_(store), clock_(clock), in_(std::move(in)), engine_(store), dispatcher_(store, clock) {
+  // A channel done with its rows: the next pass at once (a resolve that waited for its
+  // trigger, rows of that channel that came due meanwhile).
+  dispatcher_.on_idle([this] {
+    std::lock_guard lk(wake_mu_);
+    deliver_now_ = true;
+    wake_.notify_all();
+  });
+}
 
 AlertService::~AlertService() { stop(); }
 
@@ -100,6 +108,7 @@ void AlertService::stop() {
   wake_.notify_all();
   tick_.join();
   deliver_.join();
+  dispatcher_.stop();  // aborts the sends in flight: a hanging receiver does not hold us here
   started_ = false;
   std::lock_guard lk(mu_);
   (void)store_.put_state(kSloKey, slo_.to_json());
@@ -138,8 +147,9 @@ void AlertService::deliver_loop() {
     deliver_now_ = false;
     lk.unlock();
     if (!active_.load()) {
+      dispatcher_.hold();  // another fleet node delivers the outbox
       lk.lock();
-      continue;  // another fleet node delivers the outbox
+      continue;
     }
     auto n = dispatcher_.run_once(clock_.wall_ms());
     if (!n) {

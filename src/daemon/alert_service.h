@@ -3,8 +3,9 @@
 // over or all down, frozen, awaiting approval, certificates expiring, availability below its
 // objective's alert level) and what happened (the store's event log since its cursor), and
 // hands them to alert::Engine, which routes them by severity into the durable outbox. A second
-// thread delivers the outbox (alert::Dispatcher). Both threads run at background priority:
-// alerting never competes with the query path.
+// thread hands the due rows of the outbox to alert::Dispatcher, which sends them on one worker
+// thread per channel. All run at background priority: alerting never competes with the query
+// path.
 //
 // It also keeps the availability of every steered name (alert::SloTracker), saved in the
 // store every 30 s and on stop.

@@ -64,11 +64,11 @@ alerts:
   severities:
     info:      {{ channels: [slack] }}
     warning:   {{ channels: [slack, mail] }}
-    critical:  {{ channels: [pagerduty, hook], repeat: {repeat}, escalate_after: {escalate} }}
+    critical:  {{ channels: [{critical}], repeat: {repeat}, escalate_after: {escalate} }}
     emergency: {{ channels: [pagerduty-high, hook] }}
   channels:
     slack:          {{ type: slack, url: "http://127.0.0.1:{recv}/hooks/slack" }}
-    hook:           {{ type: webhook, url: "{hook_url}", headers: {{ X-Team: sre }}, timeout: 2s }}
+    hook:           {{ type: webhook, url: "{hook_url}", headers: {{ X-Team: sre }}, timeout: {hook_timeout} }}
     pagerduty:      {{ type: pagerduty, routing_key_env: STEERDNS_TEST_PD_KEY, url: "http://127.0.0.1:{recv}/v2/enqueue" }}
     pagerduty-high: {{ type: pagerduty, routing_key: high-key, url: "http://127.0.0.1:{recv}/v2/enqueue" }}
     mail:           {{ type: smtp, url: "smtp://127.0.0.1:{smtp}", from: steerdns@example.test, to: [oncall@example.test] }}
@@ -206,7 +206,8 @@ class AlertsTest(unittest.TestCase):
         self.smtp.server_close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    def write_config(self, hook_url=None, repeat="2s", escalate="5s"):
+    def write_config(self, hook_url=None, repeat="2s", escalate="5s",
+                     critical="pagerduty, hook", hook_timeout="2s"):
         with open(self.config, "w") as f:
             f.write(CONFIG.format(primary=PRIMARY, secondary=SECONDARY,
                                   primary_port=self.primary.port,
@@ -215,7 +216,8 @@ class AlertsTest(unittest.TestCase):
                                   smtp=self.smtp.server_address[1],
                                   hook_url=hook_url or
                                   f"http://127.0.0.1:{self.recv.server_address[1]}/generic",
-                                  repeat=repeat, escalate=escalate))
+                                  repeat=repeat, escalate=escalate, critical=critical,
+                                  hook_timeout=hook_timeout))
 
     def start(self):
         self.d = Steerdns(["--config", self.config, "--threads", "1",
@@ -375,6 +377,33 @@ class AlertsTest(unittest.TestCase):
             self.assertEqual(len([a for a in alerts if a["event"] == "failover"]), 1)
         finally:
             back.stop()
+
+    def test_a_hanging_channel_does_not_hold_back_the_page(self):
+        # The webhook comes first for critical and its receiver never answers (timeout 8s): the
+        # page goes out at once all the same, and the daemon stops without waiting for it.
+        hung = Receiver()
+        hung.hold.set()
+        self.write_config(hook_url=f"http://127.0.0.1:{hung.server_address[1]}/hook",
+                          critical="hook, pagerduty", hook_timeout="8s", repeat="1h",
+                          escalate="1h")
+        try:
+            self.start()
+            self.primary.kill()
+            wait_until(lambda: [b for b in hung.bodies("/hook")
+                                if b["alert"]["event"] == "failover"], timeout=15,
+                       what="the webhook request (unanswered)")
+            held = time.monotonic()
+            wait_until(lambda: self.pd("trigger"), timeout=4,
+                       what="the PagerDuty trigger while the webhook hangs")
+            self.assertLess(time.monotonic() - held, 4)
+            hook = [r for r in self.api("/v1/alerts/outbox?limit=1000")["outbox"]
+                    if r["channel"] == "hook"]
+            self.assertEqual([r["attempts"] for r in hook], [0])  # still in its first send
+            t0 = time.monotonic()
+            self.assertEqual(self.d.stop(), 0)
+            self.assertLess(time.monotonic() - t0, 4, "stop waited for the hanging webhook")
+        finally:
+            hung.stop()
 
     def test_slo_below_alerts_and_is_reported(self):
         self.write_config(repeat="1h", escalate="1h")

@@ -4,6 +4,7 @@
 
 #include "alert/dispatcher.h"
 #include "store/sqlite_store.h"
+#include "testlib/eventually.h"
 #include "testlib/temp_dir.h"
 
 namespace steerdns::alert {
@@ -179,7 +180,9 @@ TEST_F(EngineTest, RouteTargetsFilterByCheckOrName) {
 
 TEST_F(EngineTest, DispatcherRetriesWithBackoffAndKeepsHistory) {
   ASSERT_TRUE(engine_->step({kCheckDown}, {}, 1'000, 0).ok());
-  Dispatcher d(*store_);
+  FakeClock clock(0, 1'000);  // wall time 1'000 + now
+  Dispatcher d(*store_, clock);
+  auto idle = [&] { return steerdns::testing::eventually([&] { return d.idle(); }); };
   auto spec = flagship_like();
   spec.channels["slack"].kind = ChannelKind::kSlack;
   spec.channels["slack"].timeout_ms = 500;
@@ -188,6 +191,7 @@ TEST_F(EngineTest, DispatcherRetriesWithBackoffAndKeepsHistory) {
   d.configure(spec);
   // Port 9 (discard) on loopback refuses: a failure to retry.
   ASSERT_EQ(*d.run_once(1'000), 1u);
+  ASSERT_TRUE(idle());
   auto r = outbox()[0];
   EXPECT_EQ(r.status, "pending");
   EXPECT_EQ(r.attempts, 1);
@@ -195,9 +199,13 @@ TEST_F(EngineTest, DispatcherRetriesWithBackoffAndKeepsHistory) {
   ASSERT_EQ(r.history.size(), 1u);
   EXPECT_FALSE(r.history[0]["ok"].get<bool>());
   EXPECT_EQ(*d.run_once(1'500), 0u);  // not due yet
+  clock.set(1'000);
   ASSERT_EQ(*d.run_once(2'000), 1u);
+  ASSERT_TRUE(idle());
   EXPECT_EQ(outbox()[0].next_attempt_ms, 2'000 + 2'000);  // doubled
+  clock.set(3'000);
   ASSERT_EQ(*d.run_once(4'000), 1u);
+  ASSERT_TRUE(idle());
   EXPECT_EQ(outbox()[0].status, "dead");  // max_attempts
   EXPECT_EQ(store_->outbox_stats()->dead, 1);
   EXPECT_EQ(d.stats()["slack"].dead, 1);
@@ -205,7 +213,7 @@ TEST_F(EngineTest, DispatcherRetriesWithBackoffAndKeepsHistory) {
 
 TEST_F(EngineTest, ARowForARemovedChannelIsDeadNotLost) {
   ASSERT_TRUE(engine_->step({kCheckDown}, {}, 1'000, 0).ok());
-  Dispatcher d(*store_);
+  Dispatcher d(*store_, RealClock::instance());
   d.configure(AlertsSpec{});
   ASSERT_EQ(*d.run_once(1'000), 1u);
   auto r = outbox()[0];
