@@ -18,6 +18,7 @@ using nlohmann::json;
 namespace {
 
 constexpr auto kTick = std::chrono::seconds(1);
+constexpr int64_t kOutboxStatsEvery = 5000;  // ms; the metrics' outbox figures lag this much
 constexpr int64_t kSloSaveMs = 30'000;
 constexpr const char* kSloKey = "slo";
 
@@ -123,12 +124,24 @@ void AlertService::poke() {
   wake_.notify_all();
 }
 
+void AlertService::refresh_outbox_stats() {
+  const int64_t now = clock_.now_ms();
+  if (outbox_stats_read_ms_ != 0 && now - outbox_stats_read_ms_ < kOutboxStatsEvery) {
+    return;
+  }
+  outbox_stats_read_ms_ = now;  // (tick thread only)
+  auto ob = store_.outbox_stats();
+  std::lock_guard lk(mu_);
+  outbox_stats_ = ob ? std::optional<store::OutboxStats>(*ob) : std::nullopt;
+}
+
 void AlertService::tick_loop() {
   make_background_thread("sd-alerts");
   std::unique_lock lk(wake_mu_);
   while (!stopping_) {
     lk.unlock();
     evaluate();
+    refresh_outbox_stats();
     lk.lock();
     deliver_now_ = true;
     wake_.notify_all();
@@ -412,7 +425,8 @@ void AlertService::collect_metrics(obs::Families& out) const {
   auto& acked = obs::add_family(out, "steerdns_alerts_acknowledged",
                                 "alerts acknowledged and not yet resolved", MetricType::Gauge);
   obs::add_gauge(acked, {}, static_cast<double>(stats.acknowledged));
-  auto ob = store_.outbox_stats();
+  std::lock_guard lk(mu_);
+  const auto& ob = outbox_stats_;
   auto& depth = obs::add_family(out, "steerdns_outbox_depth",
                                 "notifications in the outbox not yet delivered, by status",
                                 MetricType::Gauge);
@@ -436,7 +450,6 @@ void AlertService::collect_metrics(obs::Families& out) const {
     obs::add_counter(sent, {{"channel", ch}, {"result", "failed"}}, static_cast<double>(s.failed));
     obs::add_counter(sent, {{"channel", ch}, {"result", "dead"}}, static_cast<double>(s.dead));
   }
-  std::lock_guard lk(mu_);
   auto& avail = obs::add_family(out, "steerdns_slo_availability_ratio",
                                 "share of observed time the name had a healthy answer",
                                 MetricType::Gauge);

@@ -19,6 +19,7 @@
 #include <vector>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -74,6 +75,7 @@ class AlertService {
   void tick_loop();
   void deliver_loop();
   void evaluate();  // one step; on the tick thread (or poke)
+  void refresh_outbox_stats();  // on the tick thread
   void load_slo();  // the availability history kept in the store (start, fleet takeover)
   std::vector<alert::Condition> conditions(std::map<std::string, bool>& name_health,
                                            std::map<std::string, std::vector<std::string>>& sets,
@@ -85,7 +87,7 @@ class AlertService {
   alert::Engine engine_;
   alert::Dispatcher dispatcher_;
 
-  mutable std::mutex mu_;  // spec_, slo_, slo_report_, last_error_
+  mutable std::mutex mu_;  // spec_, slo_, slo_report_, last_error_, outbox_stats_
   alert::AlertsSpec spec_;
   alert::SloSpec slo_spec_;
   alert::SloTracker slo_;
@@ -93,6 +95,11 @@ class AlertService {
   std::map<std::string, std::vector<std::string>> name_sets_;  // steered name -> set keys
   int64_t slo_saved_ms_ = 0;
   std::string last_error_;
+  // The outbox's figures for GET /metrics, read by the tick thread (at most every 5 s) so that
+  // a scrape never waits on the store (fleet: etcd, possibly out of reach); empty while the
+  // store does not answer.
+  std::optional<store::OutboxStats> outbox_stats_;
+  int64_t outbox_stats_read_ms_ = 0;
 
   std::mutex eval_mu_;  // one evaluation at a time (tick thread, poke)
   std::mutex wake_mu_;

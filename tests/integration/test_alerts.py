@@ -330,8 +330,11 @@ class AlertsTest(unittest.TestCase):
         self.assertEqual({r["status"] for r in ob}, {"delivered"}, ob)
         wait_until(lambda: self.cli("status", check=False).returncode == 0, timeout=15,
                    what="status all clear")
+        # The outbox figures are read off the scrape path, at most every 5 s.
+        wait_until(lambda: 'steerdns_outbox_depth{status="pending"} 0'
+                   in api_get(self.api_port, "/metrics"), timeout=15,
+                   what="the outbox depth metric at 0")
         metrics = api_get(self.api_port, "/metrics")
-        self.assertIn('steerdns_outbox_depth{status="pending"} 0', metrics)
         self.assertIn('steerdns_notifications_total{channel="pagerduty",result="delivered"}',
                       metrics)
         self.assertIn('steerdns_slo_availability_ratio{name="app.example.test.",window="1h"}',
