@@ -1472,6 +1472,7 @@ Result<LoadedConfig> compile(const Catalog& catalog, const ServerSettings& serve
   rc->chaos = server.chaos;
   rc->max_udp_payload = server.max_udp_payload;
   rc->xfr_allow = server.xfr_allow;
+  rc->tsig_keys = server.tsig_keys;
   out->runtime = std::move(rc);
   return out;
 }

@@ -13,11 +13,13 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
 #include <limits>
+#include <sstream>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -162,6 +164,9 @@ class Loader {
 
   Status server(const Entry& e, LoadedConfig& out, RuntimeConfig& rc);
   Status api_credentials(const Entry& e, ServerSettings& s);
+  Status tsig_keys(const Entry& e, dns::TsigKeyring& ring);
+  // A key named in xfr_allow or notify: one of `ring`'s.
+  Result<dns::Name> tsig_key_ref(const Entry& e, const dns::TsigKeyring& ring) const;
   Status query_log(const Entry& e, ServerSettings& s);
   Status cluster(const Entry& e, ServerSettings& s);
   Status health_checks(const Entry& e, LoadedConfig& out) const;
@@ -491,15 +496,21 @@ Status Loader::health_checks(const Entry& e, LoadedConfig& out) const {
 
 Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
   auto f = fields(se.value, "server",
-                  {"listen", "udp_threads", "tcp_max_clients", "tcp_idle_timeout", "tcp_io_timeout",
-                   "control_socket", "max_udp_payload", "chaos", "xfr_allow", "notify",
-                   "ixfr_journal_versions", "api_listen", "store",
-                   "health_state_file", "checker_id", "api_tokens", "route53_keys", "api_tls",
-                   "api_threads", "query_log", "cluster"});
+                  {"listen",         "udp_threads",    "tcp_max_clients",   "tcp_idle_timeout",
+                   "tcp_io_timeout", "control_socket", "max_udp_payload",   "chaos",
+                   "xfr_allow",      "notify",         "tsig_keys",         "ixfr_journal_versions",
+                   "api_listen",     "store",          "health_state_file", "checker_id",
+                   "api_tokens",     "route53_keys",   "api_tls",           "api_threads",
+                   "query_log",      "cluster"});
   if (!f) {
     return Error{f.error()};
   }
   ServerSettings& s = out.server;
+  // Keys first: xfr_allow and notify entries name them, in any order.
+  auto keys = std::make_shared<dns::TsigKeyring>();
+  if (const Entry* ke = f->find("tsig_keys")) {
+    CONFIG_TRY(tsig_keys(*ke, *keys));
+  }
   for (const auto& e : f->entries()) {
     if (e.key == "listen") {
       auto l = str_list(e);
@@ -552,28 +563,61 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
       rc.max_udp_payload = static_cast<uint16_t>(*v);
     } else if (e.key == "chaos") {
       CONFIG_TRY(chaos(e, rc.chaos));
-    } else if (e.key == "xfr_allow") {
-      auto l = str_list(e);
-      if (!l) {
-        return Error{l.error()};
+    } else if (e.key == "xfr_allow" || e.key == "notify") {
+      // Items: a plain prefix / address, or {from: PREFIX, key: NAME} / {to: ADDR, key: NAME}.
+      const bool xfr = e.key == "xfr_allow";
+      const char* addr_key = xfr ? "from" : "to";
+      const std::string forms = xfr ? "prefixes or {from: PREFIX, key: NAME}"
+                                    : "ADDR:PORT strings or {to: ADDR:PORT, key: NAME}";
+      if (!e.value.IsSequence()) {
+        return err(e, "'" + e.key + "' must be a list of " + forms + ", not " + yaml_kind(e.value));
       }
-      for (const auto& [text, node] : *l) {
-        auto c = Cidr::parse(text);
-        if (!c) {
-          return err(node, "xfr_allow: " + c.error());
+      for (const auto& item : e.value) {
+        std::string text;
+        YAML::Node node = item;
+        std::optional<dns::Name> key;
+        if (item.IsMap()) {
+          auto m = fields(item, e.key, {addr_key, "key"});
+          if (!m) {
+            return Error{m.error()};
+          }
+          const Entry* ae = m->find(addr_key);
+          if (ae == nullptr) {
+            return err(item, e.key + ": an entry needs '" + addr_key + "'");
+          }
+          auto v = str(*ae);
+          if (!v) {
+            return Error{v.error()};
+          }
+          text = *v;
+          node = ae->value;
+          if (const Entry* ke = m->find("key")) {
+            auto k = tsig_key_ref(*ke, *keys);
+            if (!k) {
+              return Error{k.error()};
+            }
+            key = *k;
+          }
+        } else if (item.IsScalar()) {
+          text = item.Scalar();
+        } else {
+          return err(item.IsDefined() && item.Mark().line >= 0 ? item : e.value,
+                     "items of '" + e.key + "' must be " + forms + ", not " + yaml_kind(item));
         }
-        rc.xfr_allow.push_back(*c);
-      }
-    } else if (e.key == "notify") {
-      auto l = str_list(e);
-      if (!l) {
-        return Error{l.error()};
-      }
-      for (const auto& [text, node] : *l) {
-        if (auto st = check_listen_address(text); !st) {
-          return err(node, "notify: " + st.error());
+        if (xfr) {
+          auto c = Cidr::parse(text);
+          if (!c) {
+            return err(node, "xfr_allow: " + c.error());
+          }
+          XfrAllow a(*c);
+          a.key = key;
+          rc.xfr_allow.push_back(a);
+        } else {
+          if (auto st = check_listen_address(text); !st) {
+            return err(node, "notify: " + st.error());
+          }
+          s.notify.push_back({text, key});
         }
-        s.notify.push_back(text);
       }
     } else if (e.key == "ixfr_journal_versions") {
       auto v = integer(e, 1, 100000);
@@ -649,7 +693,122 @@ Status Loader::server(const Entry& se, LoadedConfig& out, RuntimeConfig& rc) {
   s.chaos = rc.chaos;
   s.max_udp_payload = rc.max_udp_payload;
   s.xfr_allow = rc.xfr_allow;
+  s.tsig_keys = keys;
+  rc.tsig_keys = std::move(keys);
   return OkStatus();
+}
+
+Status Loader::tsig_keys(const Entry& le, dns::TsigKeyring& ring) {
+  if (!le.value.IsSequence()) {
+    return err(le,
+               "'tsig_keys' must be a list of {name, algorithm, secret | secret_file | "
+               "secret_env}, not " +
+                   std::string(yaml_kind(le.value)));
+  }
+  const dns::Name root;
+  std::vector<std::pair<dns::Name, uint32_t>> seen;  // name -> line, for duplicates
+  for (const auto& item : le.value) {
+    auto f =
+        fields(item, "tsig_keys", {"name", "algorithm", "secret", "secret_file", "secret_env"});
+    if (!f) {
+      return Error{f.error()};
+    }
+    dns::TsigKey key;
+    std::string name;
+    const Entry* name_e = nullptr;
+    const Entry* secret_e = nullptr;
+    int sources = 0;
+    for (const auto& e : f->entries()) {
+      auto v = str(e);
+      if (!v) {
+        return Error{v.error()};
+      }
+      if (e.key == "name") {
+        auto n = dns::Name::from_text(*v, &root);
+        if (!n || n->is_root()) {
+          return err(e, "tsig_keys: name '" + *v +
+                            "': " + (n ? std::string("the root is no key name") : n.error()));
+        }
+        name = *v;
+        name_e = &e;
+        key.name = n->lowered();
+      } else if (e.key == "algorithm") {
+        auto a = dns::tsig_algorithm_from_text(*v);
+        if (!a) {
+          return err(e, "tsig_keys: unknown algorithm '" + *v + "' (one of " +
+                            dns::tsig_algorithm_list() + ")");
+        }
+        key.algorithm = *a;
+      } else {
+        ++sources;
+        secret_e = &e;
+      }
+    }
+    if (name_e == nullptr) {
+      return err(item, "tsig_keys: every key needs 'name'");
+    }
+    const std::string what = "tsig_keys: key '" + name + "'";
+    if (sources != 1) {
+      return err(item, what + " needs exactly one of 'secret', 'secret_file' (a file holding " +
+                           "the base64 secret) and 'secret_env'");
+    }
+    for (const auto& [n, line] : seen) {
+      if (n == key.name) {
+        return err(*name_e, what + " given twice (first at line " + std::to_string(line) + ")");
+      }
+    }
+    seen.emplace_back(key.name, line_of(name_e->value));
+    // The secret's text; never echoed in an error.
+    std::string text = secret_e->value.Scalar();
+    std::string source = "'secret'";
+    if (secret_e->key == "secret_file") {
+      std::string path = resolve(text);
+      source = "secret_file " + path;
+      std::ifstream in(path, std::ios::binary);
+      if (!in) {
+        return err(*secret_e, what + ": cannot read " + source + ": " + std::strerror(errno));
+      }
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      text = ss.str();
+    } else if (secret_e->key == "secret_env") {
+      source = "secret_env " + text;
+      const char* env = std::getenv(text.c_str());
+      if (env == nullptr) {
+        return err(*secret_e, what + ": the environment variable " + text + " is not set");
+      }
+      text = env;
+    }
+    auto secret = dns::decode_base64(text);
+    if (!secret) {
+      return err(*secret_e, what + ": " + source + ": " +
+                                (secret.error() == "empty" ? std::string("the secret is empty")
+                                                           : secret.error()));
+    }
+    key.secret = std::move(*secret);
+    if (auto st = ring.add(std::move(key)); !st) {
+      return err(*name_e, what + ": " + st.error());
+    }
+  }
+  return OkStatus();
+}
+
+Result<dns::Name> Loader::tsig_key_ref(const Entry& e, const dns::TsigKeyring& ring) const {
+  auto v = str(e);
+  if (!v) {
+    return Error{v.error()};
+  }
+  const dns::Name root;
+  auto n = dns::Name::from_text(*v, &root);
+  if (n && ring.find(*n) != nullptr) {
+    return n->lowered();
+  }
+  std::string known;
+  for (const auto& k : ring.keys()) {
+    known += (known.empty() ? "" : ", ") + k.name.to_text();
+  }
+  return err(e, "key '" + *v + "' is not in server.tsig_keys (" +
+                    (known.empty() ? std::string("none defined") : "defined: " + known) + ")");
 }
 
 Status Loader::query_log(const Entry& qe, ServerSettings& s) {

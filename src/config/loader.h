@@ -65,10 +65,16 @@ struct ServerSettings {
   // RuntimeConfig it builds (they are not part of the catalog).
   Chaos chaos = Chaos::defaults();
   uint16_t max_udp_payload = 1232;
-  std::vector<Cidr> xfr_allow;
-  // `notify:` secondaries (ADDR:PORT) sent a NOTIFY on every served serial change
-  // (docs/zone-transfer.md); startup-only.
-  std::vector<std::string> notify;
+  std::vector<XfrAllow> xfr_allow;
+  // `tsig_keys:` (docs/zone-transfer.md); like xfr_allow, applied on reload. Never null.
+  std::shared_ptr<const dns::TsigKeyring> tsig_keys = std::make_shared<const dns::TsigKeyring>();
+  // `notify:` secondaries (ADDR:PORT) sent a NOTIFY on every served serial change, signed
+  // with `key` when set (docs/zone-transfer.md); the targets are startup-only.
+  struct NotifyTarget {
+    std::string to;
+    std::optional<dns::Name> key;
+  };
+  std::vector<NotifyTarget> notify;
   // IXFR journal steps kept per zone (docs/zone-transfer.md); startup-only.
   uint32_t ixfr_journal_versions = 100;
   // `cluster:` fleet mode (docs/fleet.md); startup-only. Used with an etcd store only.

@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/result.h"
 #include "dns/cidr.h"
+#include "dns/tsig.h"
 #include "policy/model.h"
 #include "policy/table.h"
 #include "zone/zone.h"
@@ -29,6 +31,21 @@ struct Chaos {
   static Chaos defaults();
 };
 
+// One `server.xfr_allow` entry: clients in `from` may transfer; with `key`, only requests
+// signed with that TSIG key (docs/zone-transfer.md).
+struct XfrAllow {
+  Cidr from;
+  std::optional<dns::Name> key;
+
+  XfrAllow() = default;
+  XfrAllow(const Cidr& c) : from(c) {}  // NOLINT(google-explicit-constructor): a plain prefix
+  bool contains(const sockaddr* sa) const { return from.contains(sa); }
+  // "192.0.2.0/24", or "192.0.2.0/24 key xfr-key." with a key.
+  std::string to_text() const {
+    return key ? from.to_text() + " key " + key->to_text() : from.to_text();
+  }
+};
+
 class RuntimeConfig {
  public:
   // Zones, any order; the set is indexed for longest-match lookup.
@@ -41,7 +58,10 @@ class RuntimeConfig {
 
   Chaos chaos;
   uint16_t max_udp_payload = 1232;  // DNS Flag Day 2020 default
-  std::vector<Cidr> xfr_allow;      // who may AXFR/IXFR; empty = nobody
+  std::vector<XfrAllow> xfr_allow;  // who may AXFR/IXFR; empty = nobody
+  // `server.tsig_keys`: verifies signed queries and signs their answers (never null once
+  // loaded; empty without the setting).
+  std::shared_ptr<const dns::TsigKeyring> tsig_keys = std::make_shared<const dns::TsigKeyring>();
   std::string source;               // where this config came from, for logs
   // Traffic steering: the record sets (zone::RRset::steer indexes record_sets) and the table
   // the query path selects from. The steering service publishes a copy of this config with a

@@ -475,7 +475,7 @@ void Daemon::apply_fleet_op(const nlohmann::json& op) {
 
 // The query-path settings of `server:` (the ones a reload applies).
 bool same_query_settings(const config::ServerSettings& a, const config::ServerSettings& b) {
-  auto cidrs = [](const std::vector<config::Cidr>& v) {
+  auto cidrs = [](const std::vector<config::XfrAllow>& v) {
     std::vector<std::string> out;
     for (const auto& c : v) {
       out.push_back(c.to_text());
@@ -484,7 +484,7 @@ bool same_query_settings(const config::ServerSettings& a, const config::ServerSe
   };
   return a.chaos.enabled == b.chaos.enabled && a.chaos.version == b.chaos.version &&
          a.chaos.id == b.chaos.id && a.max_udp_payload == b.max_udp_payload &&
-         cidrs(a.xfr_allow) == cidrs(b.xfr_allow);
+         cidrs(a.xfr_allow) == cidrs(b.xfr_allow) && *a.tsig_keys == *b.tsig_keys;
 }
 
 Result<std::string> Daemon::reload() {
@@ -560,11 +560,14 @@ Result<std::string> Daemon::reload() {
     next.chaos = settings.chaos;
     next.max_udp_payload = settings.max_udp_payload;
     next.xfr_allow = settings.xfr_allow;
+    next.tsig_keys = settings.tsig_keys;
     if (auto st = plane_->update_server(next); !st) {
       spdlog::error("reload: server settings not applied: {}", st.error());
       return Error{st.error()};
     }
-    spdlog::info("reload: server chaos / max_udp_payload / xfr_allow applied");
+    notifier_.set_keys(settings.tsig_keys);
+    spdlog::info("reload: server chaos / max_udp_payload / xfr_allow / tsig_keys applied ({} keys)",
+                 settings.tsig_keys->keys().size());
   }
   std::string change = "unchanged since it was last applied";
   if (!result->no_op) {
@@ -801,9 +804,15 @@ int Daemon::run() {
     transfers_.set_state_store(state);
   }
   {
-    std::vector<std::string> targets = settings_.notify;
-    targets.insert(targets.end(), opts_.notify.begin(), opts_.notify.end());
-    if (auto st = notifier_.set_targets(targets); !st) {
+    std::vector<server::Notifier::Target> targets;
+    for (const auto& t : settings_.notify) {
+      targets.push_back({t.to, t.key});
+    }
+    for (const auto& t : opts_.notify) {
+      targets.push_back({t, std::nullopt});
+    }
+    notifier_.set_keys(settings_.tsig_keys);
+    if (auto st = notifier_.set_keyed_targets(targets); !st) {
       spdlog::error("{}", st.error());
       return 1;
     }

@@ -6,26 +6,6 @@
 namespace steerdns::dns {
 namespace {
 
-// Skips a (possibly compressed) name without materialising it; bounded and loop-free because
-// we never follow pointers here.
-void skip_name(WireReader& r) {
-  for (int labels = 0; labels < 128; ++labels) {
-    uint8_t l = r.u8();
-    if (!r.ok()) return;
-    if (l == 0) return;
-    if ((l & 0xC0) == 0xC0) {
-      r.u8();
-      return;
-    }
-    if ((l & 0xC0) != 0) {
-      r.fail();
-      return;
-    }
-    r.skip(l);
-  }
-  r.fail();
-}
-
 bool parse_ecs(const uint8_t* p, size_t n, ClientSubnet& ecs) {
   if (n < 4) return false;
   ecs.family = get16(p);
@@ -78,7 +58,7 @@ ParseResult parse_query(const uint8_t* p, size_t len, Query& q) {
 
   // Skip answer and authority records (normally none in a query).
   for (uint32_t i = 0; i < uint32_t{an} + ns && r.ok(); ++i) {
-    skip_name(r);
+    r.skip_name();
     r.skip(8);
     uint16_t rdlen = r.u16();
     r.skip(rdlen);
@@ -86,14 +66,20 @@ ParseResult parse_query(const uint8_t* p, size_t len, Query& q) {
   bool badvers = false;
   for (uint16_t i = 0; i < ar && r.ok(); ++i) {
     size_t name_at = r.pos();
-    skip_name(r);
+    r.skip_name();
     uint16_t type = r.u16();
     uint16_t cls = r.u16();
     uint32_t ttl = r.u32();
     uint16_t rdlen = r.u16();
     const uint8_t* rd = r.bytes(rdlen);
     if (!r.ok()) break;
-    if (type != rrtype::OPT) continue;
+    if (type != rrtype::OPT) {
+      if (type == rrtype::TSIG) {
+        if (i + 1 != ar) return ParseResult::kFormErr;  // RFC 8945 5.1: last, and only one
+        q.tsig_off = name_at;
+      }
+      continue;
+    }
     // RFC 6891 6.1.1: one OPT, owned by the root.
     if (q.edns.present || p[name_at] != 0) return ParseResult::kFormErr;
     q.edns.present = true;

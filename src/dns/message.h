@@ -61,6 +61,9 @@ struct Query {
   uint16_t qclass = 0;
   size_t question_end = kHeaderLen;  // offset just past the question
   Edns edns;
+  // Offset of a TSIG record (RFC 8945; it must be the last record), 0 if none: such a query
+  // leaves the fast path for dns/tsig.h.
+  size_t tsig_off = 0;
 };
 
 ParseResult parse_query(const uint8_t* p, size_t len, Query& q);

@@ -58,6 +58,26 @@ class WireReader {
     return p;
   }
   void skip(size_t n) { bytes(n); }
+  // Skips a (possibly compressed) name without materialising it; bounded and loop-free because
+  // pointers are not followed. A malformed name fails the reader. Returns ok().
+  bool skip_name() {
+    for (int labels = 0; labels < 128 && ok_; ++labels) {
+      uint8_t l = u8();
+      if (!ok_ || l == 0) {
+        return ok_;
+      }
+      if ((l & 0xC0) == 0xC0) {
+        u8();
+        return ok_;
+      }
+      if ((l & 0xC0) != 0) {
+        break;
+      }
+      skip(l);
+    }
+    fail();
+    return false;
+  }
   void seek(size_t pos) {
     if (pos > len_) {
       fail();

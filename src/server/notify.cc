@@ -25,17 +25,65 @@ int64_t now_ms() {
 
 Notifier::~Notifier() { stop(); }
 
-Status Notifier::set_targets(const std::vector<std::string>& targets) {
+Status Notifier::set_keyed_targets(const std::vector<Target>& targets) {
   std::vector<ListenAddr> out;
+  std::vector<std::optional<dns::Name>> keys;
   for (const auto& t : targets) {
-    auto a = parse_listen_addr(t);
+    auto a = parse_listen_addr(t.addr);
     if (!a) {
-      return Error{"notify target '" + t + "': " + a.error()};
+      return Error{"notify target '" + t.addr + "': " + a.error()};
     }
     out.push_back(*a);
+    keys.push_back(t.key);
   }
   targets_ = std::move(out);
+  target_keys_ = std::move(keys);
   return OkStatus();
+}
+
+Status Notifier::set_targets(const std::vector<std::string>& targets) {
+  std::vector<Target> t;
+  for (const auto& a : targets) {
+    t.push_back({a, std::nullopt});
+  }
+  return set_keyed_targets(t);
+}
+
+void Notifier::set_keys(std::shared_ptr<const dns::TsigKeyring> keys) {
+  std::lock_guard lk(mu_);
+  keys_ = std::move(keys);
+}
+
+bool Notifier::prepare(Job& j) {
+  j.msg = message(j.zone, j.id);
+  const auto& key_name = target_keys_[j.target];
+  if (!key_name) {
+    return true;
+  }
+  std::shared_ptr<const dns::TsigKeyring> keys;
+  {
+    std::lock_guard lk(mu_);
+    keys = keys_;
+  }
+  const dns::TsigKey* key = keys ? keys->find(*key_name) : nullptr;
+  if (key == nullptr) {
+    spdlog::warn("notify: {} for {}: TSIG key {} is no longer configured; not sent",
+                 targets_[j.target].text, j.zone.to_text(), key_name->to_text());
+    return false;
+  }
+  dns::TsigSigner signer(*key, {}, /*response=*/false);
+  size_t len = j.msg.size();
+  j.msg.resize(len + dns::TsigSigner::record_size(*key));
+  len = signer.sign(j.msg.data(), len, j.msg.size(), dns::tsig_now());
+  if (len == 0) {
+    spdlog::warn("notify: {} for {}: signing with TSIG key {} failed; not sent",
+                 targets_[j.target].text, j.zone.to_text(), key_name->to_text());
+    return false;
+  }
+  j.msg.resize(len);
+  j.key = *key;
+  j.request_mac = signer.mac();
+  return true;
 }
 
 void Notifier::start() {
@@ -90,16 +138,15 @@ std::vector<uint8_t> Notifier::message(const dns::Name& zone, uint16_t id) {
 }
 
 void Notifier::send(Job& j) {
-  auto msg = message(j.zone, j.id);
   // A lost datagram is what the retries are for.
-  (void)::send(j.fd, msg.data(), msg.size(), MSG_DONTWAIT);
+  (void)::send(j.fd, j.msg.data(), j.msg.size(), MSG_DONTWAIT);
   ++j.attempt;
   sent_.fetch_add(1, std::memory_order_relaxed);
   j.due_ms = now_ms() + (int64_t{opts_.first_timeout_ms} << (j.attempt - 1));
 }
 
 bool Notifier::answered(const Job& j) {
-  uint8_t buf[512];
+  uint8_t buf[4096];  // room for a TSIG record
   bool ok = false;
   for (;;) {
     ssize_t n = ::recv(j.fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -112,6 +159,22 @@ bool Notifier::answered(const Job& j) {
     uint16_t id = static_cast<uint16_t>(buf[0] << 8 | buf[1]);
     uint16_t flags = static_cast<uint16_t>(buf[2] << 8 | buf[3]);
     if (id == j.id && (flags & dns::flag::QR) && ((flags >> 11) & 0xF) == dns::opcode::NOTIFY) {
+      if (j.key) {
+        // Signed NOTIFY: the response must be signed with the same key (RFC 8945 5.3).
+        dns::TsigVerifier v(*j.key, j.request_mac);
+        dns::TsigStatus st = v.verify(buf, static_cast<size_t>(n), dns::tsig_now());
+        if (st != dns::TsigStatus::kOk) {
+          std::string why(dns::tsig_status_text(st));
+          if (st == dns::TsigStatus::kPeerError) {
+            why += " " + std::to_string(v.record().error);
+          }
+          spdlog::warn(
+              "notify: {} answered the NOTIFY of {} with a response that fails TSIG "
+              "verification with key {}: {}; not counted as acknowledged",
+              targets_[j.target].text, j.zone.to_text(), j.key->name.to_text(), why);
+          continue;
+        }
+      }
       if ((flags & 0xF) != dns::rcode::NOERROR) {
         spdlog::warn("notify: {} answered the NOTIFY of {} with rcode {}", targets_[j.target].text,
                      j.zone.to_text(), flags & 0xF);
@@ -160,6 +223,11 @@ void Notifier::loop() {
         continue;
       }
       j.id = static_cast<uint16_t>(rng());
+      if (!prepare(j)) {
+        close_job(j);
+        failed_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
       send(j);
       active.push_back(std::move(j));
     }

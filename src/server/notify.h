@@ -2,7 +2,9 @@
 // NOTIFY out (RFC 1996): on every served serial change of a zone (server/journal.h), a NOTIFY
 // over UDP to each configured target (server.notify / --notify), retried with doubling timeouts
 // until a response with the same id, opcode NOTIFY and the zone in the question arrives, or the
-// retries run out. A newer serial for the same zone and target replaces a pending one.
+// retries run out. A newer serial for the same zone and target replaces a pending one. A target
+// with a TSIG key gets a signed NOTIFY, and only a response that verifies with that key counts
+// as acknowledged (RFC 8945).
 //
 // Threading: notify() from any thread (it only queues); one background thread sends and waits.
 // Never on the query path.
@@ -11,13 +13,16 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/result.h"
 #include "dns/name.h"
+#include "dns/tsig.h"
 #include "obs/metrics.h"
 #include "server/address.h"
 
@@ -35,8 +40,15 @@ class Notifier {
   Notifier(const Notifier&) = delete;
   Notifier& operator=(const Notifier&) = delete;
 
-  // Before start(): "ADDR:PORT" targets ("[v6]:port"). Errors name the bad entry.
-  Status set_targets(const std::vector<std::string>& targets);
+  struct Target {
+    std::string addr;              // "ADDR:PORT" ("[v6]:port")
+    std::optional<dns::Name> key;  // sign with this key of set_keys()'s ring
+  };
+  // Before start(). Errors name the bad entry.
+  Status set_keyed_targets(const std::vector<Target>& targets);
+  Status set_targets(const std::vector<std::string>& targets);  // unsigned targets
+  // The keys targets name (any thread; a reload's keys apply to the next NOTIFY).
+  void set_keys(std::shared_ptr<const dns::TsigKeyring> keys);
   bool empty() const { return targets_.empty(); }
   void start();
   void stop();  // drops what is pending
@@ -57,13 +69,22 @@ class Notifier {
     int attempt = 0;  // sends done
     int fd = -1;
     int64_t due_ms = 0;  // next send (or give up) at
+    // The message, signed once when the target has a key (retries resend it as it is: well
+    // inside the 300 s fudge), and what verifies the response.
+    std::vector<uint8_t> msg;
+    std::optional<dns::TsigKey> key;
+    std::vector<uint8_t> request_mac;
   };
+  // Builds j.msg (signed with the target's key); false (logged) if the key is gone.
+  bool prepare(Job& j);
   void loop();
   void send(Job& j);
   bool answered(const Job& j);  // reads the socket: a matching response arrived
 
   NotifyOptions opts_;
   std::vector<ListenAddr> targets_;
+  std::vector<std::optional<dns::Name>> target_keys_;  // parallel to targets_
+  std::shared_ptr<const dns::TsigKeyring> keys_;       // guarded by mu_
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

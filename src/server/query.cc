@@ -7,6 +7,7 @@
 #include "dns/name.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "dns/tsig.h"
 
 namespace steerdns::server {
 namespace {
@@ -443,19 +444,13 @@ bool label_eq(const uint8_t* name, size_t len, const char* text) {
   return o == len && dns::wire_name_equal(name, buf, len);
 }
 
-}  // namespace
-
-size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t qlen, uint8_t* out,
-                    size_t cap, const ClientInfo& client, AnswerInfo* info) {
-  AnswerInfo local;
-  AnswerInfo& inf = info ? *info : local;
-  inf = AnswerInfo{};
-  dns::Query query;
-  dns::ParseResult pr = dns::parse_query(q, qlen, query);
-  if (pr == dns::ParseResult::kDrop) {
-    inf.dropped = true;
-    return 0;
-  }
+// The answer to a parsed query, `reserve` octets short of the room it may take (kept free for
+// a TSIG record). Inlined into both callers, so the common one (reserve 0) stays as it was.
+[[gnu::always_inline]] inline size_t answer_parsed(const config::RuntimeConfig& cfg,
+                                                   const uint8_t* q, const dns::Query& query,
+                                                   dns::ParseResult pr, uint8_t* out, size_t cap,
+                                                   const ClientInfo& client, AnswerInfo& inf,
+                                                   size_t reserve) {
   inf.qtype = query.qtype;
   const bool udp = client.transport == Transport::kUdp;
   size_t limit = cap;
@@ -466,6 +461,7 @@ size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t q
     want = std::min<size_t>(want, std::max<size_t>(cfg.max_udp_payload, dns::kMinUdpPayload));
     limit = std::min(limit, want);
   }
+  limit -= reserve;
   Response r(out, limit);
   uint16_t flags = static_cast<uint16_t>(dns::flag::QR | (query.flags & 0x7800) |
                                          (query.flags & (dns::flag::RD | dns::flag::CD)));
@@ -617,6 +613,89 @@ size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t q
     inf.truncated = true;
   }
   return finish();
+}
+
+// NOTAUTH with the TSIG error (RFC 8945 5.3.2): header and question, then the TSIG record,
+// unsigned for BADKEY and BADSIG (we cannot or must not sign), signed for BADTIME (with the
+// request's time, our clock as other data) and BADTRUNC.
+size_t tsig_error_answer(const uint8_t* q, const dns::Query& query, const dns::TsigRequest& v,
+                         uint64_t now, uint8_t* out, size_t cap, AnswerInfo& inf) {
+  WireWriter w(out, cap);
+  w.u16(query.id);
+  w.u16(static_cast<uint16_t>(dns::flag::QR | (query.flags & 0x7800) |
+                              (query.flags & (dns::flag::RD | dns::flag::CD)) |
+                              dns::rcode::NOTAUTH));
+  w.u16(query.has_question ? 1 : 0);
+  w.u16(0);
+  w.u16(0);
+  w.u16(0);
+  if (query.has_question) {
+    w.bytes(q + query.qname_off, query.question_end - query.qname_off);
+  }
+  if (!w.ok()) {
+    inf.dropped = true;
+    return 0;
+  }
+  inf.rcode = dns::rcode::NOTAUTH;
+  const uint16_t err = dns::tsig_status_error(v.status);
+  if (v.status == dns::TsigStatus::kBadKey || v.status == dns::TsigStatus::kBadSig) {
+    return dns::tsig_append_unsigned(out, w.pos(), cap, v.record, now, err);
+  }
+  dns::TsigSigner signer(*v.key, v.record.mac, /*response=*/true);
+  const bool badtime = v.status == dns::TsigStatus::kBadTime;
+  return signer.sign(out, w.pos(), cap, badtime ? v.record.time_signed : now, err,
+                     badtime ? std::optional<uint64_t>(now) : std::nullopt);
+}
+
+// A query with a TSIG record: verified, then answered as usual and signed, or answered with
+// the TSIG error. Off the common path: its cost (an HMAC, allocations) is for signed queries.
+[[gnu::noinline]] size_t answer_signed(const config::RuntimeConfig& cfg, const uint8_t* q,
+                                       size_t qlen, const dns::Query& query, dns::ParseResult pr,
+                                       uint8_t* out, size_t cap, const ClientInfo& client,
+                                       AnswerInfo& inf) {
+  inf.tsig = true;
+  const uint64_t now = dns::tsig_now();
+  static const dns::TsigKeyring kNoKeys;
+  dns::TsigRequest v =
+      pr == dns::ParseResult::kFormErr
+          ? dns::TsigRequest{}
+          : dns::tsig_verify_request(cfg.tsig_keys ? *cfg.tsig_keys : kNoKeys, q, qlen, now);
+  inf.tsig_status = v.status;
+  if (v.status == dns::TsigStatus::kFormErr) {
+    // A malformed record (or query): FORMERR, unsigned.
+    inf.qtype = query.qtype;
+    return answer_parsed(cfg, q, query, dns::ParseResult::kFormErr, out, cap, client, inf, 0);
+  }
+  if (v.status != dns::TsigStatus::kOk) {
+    inf.qtype = query.qtype;
+    return tsig_error_answer(q, query, v, now, out, cap, inf);
+  }
+  size_t n =
+      answer_parsed(cfg, q, query, pr, out, cap, client, inf, dns::TsigSigner::record_size(*v.key));
+  if (n == 0) {
+    return 0;  // dropped, or a transfer (the TCP transport signs every message)
+  }
+  dns::TsigSigner signer(*v.key, v.record.mac, /*response=*/true);
+  return signer.sign(out, n, cap, now);
+}
+
+}  // namespace
+
+size_t answer_query(const config::RuntimeConfig& cfg, const uint8_t* q, size_t qlen, uint8_t* out,
+                    size_t cap, const ClientInfo& client, AnswerInfo* info) {
+  AnswerInfo local;
+  AnswerInfo& inf = info ? *info : local;
+  inf = AnswerInfo{};
+  dns::Query query;
+  dns::ParseResult pr = dns::parse_query(q, qlen, query);
+  if (pr == dns::ParseResult::kDrop) {
+    inf.dropped = true;
+    return 0;
+  }
+  if (query.tsig_off != 0) [[unlikely]] {
+    return answer_signed(cfg, q, qlen, query, pr, out, cap, client, inf);
+  }
+  return answer_parsed(cfg, q, query, pr, out, cap, client, inf, 0);
 }
 
 }  // namespace steerdns::server

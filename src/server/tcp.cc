@@ -6,12 +6,15 @@
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "dns/message.h"
 #include "dns/name.h"
 #include "dns/rrtype.h"
+#include "dns/tsig.h"
 #include "server/journal.h"
 #include "server/query.h"
 #include "server/query_log.h"
@@ -204,6 +207,9 @@ class Conn : public std::enable_shared_from_this<Conn> {
     if (s_.qlog != nullptr && (n != 0 || info.transfer) && s_.qlog->sample()) {
       log_query(*s_.qlog, client, msg, len, s_.scratch.data(), n, info);  // a transfer: no response
     }
+    if (info.tsig && info.tsig_status != dns::TsigStatus::kOk) {
+      log_tsig_failure(peer(), msg, len, info.tsig_status);
+    }
     if (info.transfer) {
       s_.metrics.count(info, Transport::kTcp);
       start_transfer(msg, len);
@@ -229,18 +235,51 @@ class Conn : public std::enable_shared_from_this<Conn> {
     std::shared_ptr<const config::RuntimeConfig> cfg = s_.reader.shared();
     dns::Query q;
     dns::parse_query(msg, len, q);
-    bool allowed = std::any_of(cfg->xfr_allow.begin(), cfg->xfr_allow.end(),
-                               [&](const config::Cidr& c) { return c.contains(peer()); });
+    // A signed request was verified by answer_query (failures were answered there): find its
+    // key in this snapshot, to check the ACL and sign every message of the answer.
+    const dns::TsigKey* key = nullptr;
+    dns::TsigRecord rec;
+    if (q.tsig_off != 0 && cfg->tsig_keys &&
+        dns::find_tsig(msg, len, &rec) == dns::TsigFind::kFound) {
+      key = cfg->tsig_keys->find(rec.key);
+    }
+    std::optional<dns::TsigSigner> signer;
+    if (key != nullptr) {
+      signer.emplace(*key, rec.mac, /*response=*/true);
+    }
+    // An entry with a key admits only requests signed with that key; one without, anyone in
+    // its prefix (a signed request is then answered signed all the same).
+    bool in_prefix = false;
+    bool allowed = false;
+    for (const auto& a : cfg->xfr_allow) {
+      if (!a.contains(peer())) {
+        continue;
+      }
+      in_prefix = true;
+      if (!a.key || (key != nullptr && *a.key == key->name)) {
+        allowed = true;
+        break;
+      }
+    }
     const zone::Zone* z = cfg->zone_at(msg + q.qname_off, q.qname_len);
     if (!allowed || z == nullptr) {
       uint16_t rcode = allowed ? dns::rcode::NOTAUTH : dns::rcode::REFUSED;
       s_.counters.refused_transfers.add();
       if (!allowed) {
-        spdlog::info("transfer of {} refused to {}: not in the transfer ACL",
+        std::string why = !in_prefix       ? std::string("not in the transfer ACL")
+                          : key == nullptr ? std::string(
+                                                 "unsigned, and the ACL requires a "
+                                                 "TSIG key for this address")
+                                           : "signed with key " + key->name.to_text() +
+                                                 ", which no ACL entry for this address names";
+        spdlog::info("transfer of {} refused to {}: {}",
                      dns::Name::from_uncompressed(msg + q.qname_off, q.qname_len)->to_text(),
-                     sockaddr_to_text(peer()));
+                     sockaddr_to_text(peer()), why);
       }
       size_t n = xfr_error(msg, len, rcode, s_.scratch.data(), s_.scratch.size());
+      if (n != 0 && signer) {
+        n = signer->sign(s_.scratch.data(), n, s_.scratch.size(), dns::tsig_now());
+      }
       if (n == 0) {
         closing_ = true;
         return;
@@ -248,6 +287,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
       append(s_.scratch.data(), n);
       return;
     }
+    xfr_signer_ = std::move(signer);
+    xfr_tsig_room_ = key != nullptr ? dns::TsigSigner::record_size(*key) : 0;
     s_.counters.transfers.add();
     xfr_zone_ = z;
     xfr_cfg_ = std::move(cfg);
@@ -277,15 +318,21 @@ class Conn : public std::enable_shared_from_this<Conn> {
     while (xfr_ && out_.size() < kHighWater) {
       size_t old = out_.size();
       out_.resize(old + 2 + kMaxTcpMessage);
-      size_t n = xfr_->next(out_.data() + old + 2, kMaxTcpMessage);
+      // Signed: each message leaves room for its TSIG record (RFC 8945 5.3.1, every one signed).
+      size_t room = kMaxTcpMessage - (xfr_signer_ ? xfr_tsig_room_ : 0);
+      size_t n = xfr_->next(out_.data() + old + 2, room);
+      if (n != 0 && xfr_signer_) {
+        n = xfr_signer_->sign(out_.data() + old + 2, n, kMaxTcpMessage, dns::tsig_now());
+      }
       if (n == 0) {
         out_.resize(old);
-        spdlog::info("transfer of {} serial {} to {}: {} records in {} messages",
+        spdlog::info("transfer of {} serial {} to {}: {} records in {} messages{}",
                      xfr_zone_->origin().to_text(), xfr_zone_->serial(), sockaddr_to_text(peer()),
-                     xfr_->records(), xfr_->messages());
+                     xfr_->records(), xfr_->messages(), xfr_signer_ ? ", TSIG-signed" : "");
         xfr_.reset();
         xfr_cfg_.reset();
         xfr_zone_ = nullptr;
+        xfr_signer_.reset();
         break;
       }
       out_[old] = static_cast<uint8_t>(n >> 8);
@@ -376,6 +423,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
   std::unique_ptr<XfrSource> xfr_;
   std::shared_ptr<const config::RuntimeConfig> xfr_cfg_;
   const zone::Zone* xfr_zone_ = nullptr;
+  std::optional<dns::TsigSigner> xfr_signer_;  // a signed request: signs every message
+  size_t xfr_tsig_room_ = 0;
 };
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include "core/thread_priority.h"
 #include "server/query.h"
 #include "server/query_log.h"
+#include "server/xfr.h"
 
 namespace steerdns::server {
 namespace {
@@ -229,6 +230,9 @@ void UdpWorker::serve_socket(int fd, bool pktinfo, int recv_flags) {
       }
       truncated += info.truncated ? 1 : 0;
       metrics_.count(info, Transport::kUdp);
+      if (info.tsig && info.tsig_status != dns::TsigStatus::kOk) [[unlikely]] {
+        log_tsig_failure(client.addr, b.in[i], b.rx[i].msg_len, info.tsig_status);
+      }
       if (qlog_ != nullptr && qlog_->sample()) {
         log_query(*qlog_, client, b.in[i], b.rx[i].msg_len, b.out[nout], len, info);
       }

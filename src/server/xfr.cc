@@ -1,10 +1,15 @@
 #include "server/xfr.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
+#include <string>
 
 #include "dns/name.h"
 #include "dns/rdata.h"
 #include "dns/rrtype.h"
+#include "server/address.h"
 
 namespace steerdns::server {
 namespace {
@@ -262,29 +267,6 @@ size_t IxfrStream::next(uint8_t* out, size_t cap) {
   return w.pos();
 }
 
-namespace {
-
-// Skips a possibly compressed name; false if it runs off the message.
-bool skip_name(dns::WireReader& r) {
-  while (r.ok()) {
-    uint8_t l = r.u8();
-    if (l == 0) {
-      return r.ok();
-    }
-    if ((l & 0xC0) == 0xC0) {
-      r.u8();
-      return r.ok();
-    }
-    if ((l & 0xC0) != 0) {
-      return false;
-    }
-    r.skip(l);
-  }
-  return false;
-}
-
-}  // namespace
-
 bool ixfr_query_serial(const uint8_t* q, size_t qlen, uint32_t* serial) {
   dns::Query query;
   if (dns::parse_query(q, qlen, query) == dns::ParseResult::kDrop || !query.has_question ||
@@ -296,7 +278,7 @@ bool ixfr_query_serial(const uint8_t* q, size_t qlen, uint32_t* serial) {
   dns::WireReader r(q, qlen);
   r.seek(query.question_end);
   for (uint32_t i = 0; i < uint32_t{an} + ns; ++i) {
-    if (!skip_name(r)) {
+    if (!r.skip_name()) {
       return false;
     }
     uint16_t type = r.u16();
@@ -307,7 +289,7 @@ bool ixfr_query_serial(const uint8_t* q, size_t qlen, uint32_t* serial) {
     }
     size_t end = r.pos() + rdlen;
     if (i >= an && type == dns::rrtype::SOA) {
-      if (!skip_name(r) || !skip_name(r)) {
+      if (!r.skip_name() || !r.skip_name()) {
         return false;
       }
       uint32_t s = r.u32();
@@ -331,6 +313,34 @@ std::vector<std::vector<uint8_t>> axfr_messages(const zone::Zone& z, const uint8
     out.emplace_back(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(n));
   }
   return out;
+}
+
+void log_tsig_failure(const sockaddr* peer, const uint8_t* q, size_t qlen, dns::TsigStatus st) {
+  thread_local int64_t last_s = 0;
+  thread_local uint64_t suppressed = 0;
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (now == last_s) {
+    ++suppressed;
+    return;
+  }
+  last_s = now;
+  std::string question = "?";
+  dns::Query query;
+  if (dns::parse_query(q, qlen, query) != dns::ParseResult::kDrop && query.has_question) {
+    auto n = dns::Name::from_uncompressed(q + query.qname_off, query.qname_len);
+    question = (n ? n->to_text() : std::string("?")) + "/" + dns::type_to_text(query.qtype);
+  }
+  dns::TsigRecord rec;
+  std::string key = dns::find_tsig(q, qlen, &rec) == dns::TsigFind::kFound
+                        ? rec.key.to_text()
+                        : std::string("(unreadable)");
+  spdlog::warn("TSIG: {} from {} refused, key {}: {}{}", question, sockaddr_to_text(peer), key,
+               dns::tsig_status_text(st),
+               suppressed > 0 ? fmt::format(" ({} more TSIG failures not logged)", suppressed)
+                              : std::string());
+  suppressed = 0;
 }
 
 size_t xfr_error(const uint8_t* q, size_t qlen, uint16_t rcode, uint8_t* out, size_t cap) {

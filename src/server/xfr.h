@@ -13,6 +13,7 @@
 
 #include "dns/message.h"
 #include "dns/rdata.h"
+#include "dns/tsig.h"
 #include "policy/table.h"
 #include "server/journal.h"
 #include "server/query.h"
@@ -106,6 +107,11 @@ bool ixfr_query_serial(const uint8_t* q, size_t qlen, uint32_t* serial);
 std::vector<std::vector<uint8_t>> axfr_messages(const zone::Zone& z, const uint8_t* q, size_t qlen,
                                                 size_t max_msg = kMaxTcpMessage,
                                                 const policy::Table* steering = nullptr);
+
+// Logs a query refused for its TSIG (client, question, key, reason; never the secret): at most
+// one line a second per thread, the rest counted in the next line, so that a flood of bad
+// signatures cannot flood the log. Any thread (the state is per thread).
+void log_tsig_failure(const sockaddr* peer, const uint8_t* q, size_t qlen, dns::TsigStatus st);
 
 // A header-and-question answer with `rcode` (REFUSED for clients outside the ACL, NOTAUTH for a
 // name that is not a zone apex). Returns 0 if the query cannot be parsed.

@@ -40,15 +40,20 @@ def transfer_records(port, origin):
     return dig_records(r.stdout)
 
 
-def write_nsd_secondary_conf(nsd_dir, nsd_port, origins, primary_port):
+def write_nsd_secondary_conf(nsd_dir, nsd_port, origins, primary_port, key=None):
     """An nsd.conf in nsd_dir for NSD as secondary of `origins` (one name or a list) from
-    127.0.0.1@primary_port (AXFR/IXFR, NOTIFY accepted from loopback); returns its path."""
+    127.0.0.1@primary_port (AXFR/IXFR, NOTIFY accepted from loopback); returns its path.
+    key=(name, algorithm, base64 secret): transfers, SOA checks and NOTIFY use TSIG with it."""
     conf = os.path.join(nsd_dir, "nsd.conf")
     zones = ""
+    keyname = "NOKEY"
+    if key:
+        keyname = key[0]
+        zones += f'key:\n  name: {key[0]}\n  algorithm: {key[1]}\n  secret: "{key[2]}"\n'
     for origin in [origins] if isinstance(origins, str) else origins:
         zones += (f"zone:\n  name: {origin}\n  zonefile: {nsd_dir}/{origin}.zone\n"
-                  f"  request-xfr: 127.0.0.1@{primary_port} NOKEY\n"
-                  f"  allow-notify: 127.0.0.1 NOKEY\n"
+                  f"  request-xfr: 127.0.0.1@{primary_port} {keyname}\n"
+                  f"  allow-notify: 127.0.0.1 {keyname}\n"
                   f"  provide-xfr: 127.0.0.1 NOKEY\n")
     with open(conf, "w") as f:
         f.write(f"""server:
