@@ -13,6 +13,75 @@ namespace {
 
 constexpr size_t kBad = static_cast<size_t>(-1);
 
+// SvcParams (RFC 9460 2.2): keys strictly ascending, each value well-formed for its key, as
+// the presentation format requires (a malformed value makes the RR malformed), so that what is
+// served also reads back from its text. Keys without a format of their own take any value.
+// nullptr if valid, else why not.
+const char* svc_params_error(const uint8_t* p, size_t n) {
+  size_t i = 0;
+  int last = -1;
+  const uint8_t* mandatory = nullptr;
+  size_t mandatory_len = 0;
+  while (i < n) {
+    if (n - i < 4) return "a parameter is cut short";
+    const int key = p[i] << 8 | p[i + 1];
+    const size_t vl = static_cast<size_t>(p[i + 2] << 8 | p[i + 3]);
+    const uint8_t* v = p + i + 4;
+    if (n - i - 4 < vl) return "a parameter value runs past the end";
+    if (key <= last) return "keys must be in ascending order, each at most once";
+    if (key == 65535) return "key65535 is reserved";
+    last = key;
+    switch (key) {
+      case 0:  // one or more keys, ascending, never mandatory itself (8)
+        if (vl < 2 || vl % 2 != 0) return "mandatory needs one or more keys";
+        for (size_t j = 0; j < vl; j += 2) {
+          const int k = v[j] << 8 | v[j + 1];
+          if (k == 0) return "mandatory must not list itself";
+          if (j > 0 && k <= (v[j - 2] << 8 | v[j - 1])) {
+            return "mandatory lists a key twice (or out of order)";
+          }
+        }
+        mandatory = v;
+        mandatory_len = vl;
+        break;
+      case 1:  // one or more non-empty ids (7.1.1)
+        if (vl == 0) return "alpn needs one or more protocol ids";
+        for (size_t j = 0; j < vl; j += 1u + v[j]) {
+          if (v[j] == 0 || j + 1u + v[j] > vl) return "alpn has an empty or cut-short id";
+        }
+        break;
+      case 2:
+        if (vl != 0) return "no-default-alpn takes no value";
+        break;
+      case 3:
+        if (vl != 2) return "port must be one number (2 octets)";
+        break;
+      case 4:
+        if (vl == 0 || vl % 4 != 0) return "ipv4hint must be one or more IPv4 addresses";
+        break;
+      case 5:  // an ECHConfigList, never empty
+        if (vl == 0) return "ech must not be empty";
+        break;
+      case 6:
+        if (vl == 0 || vl % 16 != 0) return "ipv6hint must be one or more IPv6 addresses";
+        break;
+      default:
+        break;
+    }
+    i += 4 + vl;
+  }
+  // Every key that mandatory lists is present (8: self-consistency).
+  for (size_t j = 0; j < mandatory_len; j += 2) {
+    const int k = mandatory[j] << 8 | mandatory[j + 1];
+    bool found = false;
+    for (size_t o = 0; o < n && !found; o += 4u + (p[o + 2] << 8 | p[o + 3])) {
+      found = (p[o] << 8 | p[o + 1]) == k;
+    }
+    if (!found) return "a key listed in mandatory is missing";
+  }
+  return nullptr;
+}
+
 // Length of one field of uncompressed rdata starting at p with n octets left; kBad if invalid.
 size_t field_len(Field f, const uint8_t* p, size_t n) {
   switch (f) {
@@ -50,19 +119,8 @@ size_t field_len(Field f, const uint8_t* p, size_t n) {
       }
       return n;
     }
-    case Field::kSvcParams: {
-      size_t i = 0;
-      int last = -1;
-      while (i < n) {
-        if (n - i < 4) return kBad;
-        int key = p[i] << 8 | p[i + 1];
-        size_t vl = static_cast<size_t>(p[i + 2] << 8 | p[i + 3]);
-        if (key <= last || n - i - 4 < vl) return kBad;  // keys strictly ascending (RFC 9460)
-        last = key;
-        i += 4 + vl;
-      }
-      return n;
-    }
+    case Field::kSvcParams:
+      return svc_params_error(p, n) == nullptr ? n : kBad;
     case Field::kHex:
     case Field::kBase64:
       // Digests, fingerprints and keys (DS, SSHFP, TLSA, DNSKEY) are never empty.
@@ -147,10 +205,16 @@ void append_svc_params(std::string& s, const uint8_t* p, size_t n) {
         }
         break;
       case 1: {
+        // A value-list (RFC 9460 A.1): a comma or backslash inside an id is escaped with a
+        // backslash before the text is quoted (which escapes that backslash again).
         std::string list;
         for (size_t j = 0; j < vl && j + 1 + v[j] <= vl; j += 1 + v[j]) {
           if (!list.empty()) list += ',';
-          list.append(reinterpret_cast<const char*>(v + j + 1), v[j]);
+          for (size_t k = 0; k < v[j]; ++k) {
+            const char c = static_cast<char>(v[j + 1 + k]);
+            if (c == ',' || c == '\\') list += '\\';
+            list += c;
+          }
         }
         append_quoted(s, reinterpret_cast<const uint8_t*>(list.data()), list.size());
         break;
@@ -293,6 +357,21 @@ bool rdata_valid(uint16_t type, const uint8_t* rd, size_t len) {
     i += l;
   }
   return i == len;
+}
+
+std::string rdata_problem(uint16_t type, const uint8_t* rd, size_t len) {
+  const TypeInfo* ti = type_info(type);
+  if (!ti) return {};
+  size_t i = 0;
+  for (int k = 0; k < ti->nfields; ++k) {
+    if (ti->fields[k] == Field::kSvcParams) {
+      if (const char* e = svc_params_error(rd + i, len - i)) return e;
+    }
+    size_t l = field_len(ti->fields[k], rd + i, len - i);
+    if (l == kBad) return {};
+    i += l;
+  }
+  return {};
 }
 
 void rdata_write(WireWriter& w, Compressor& c, uint16_t type, const uint8_t* rd, size_t len) {

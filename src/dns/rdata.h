@@ -39,6 +39,9 @@ class Compressor {
 bool rdata_from_wire(WireReader& r, uint16_t rdlen, uint16_t type, std::vector<uint8_t>& out);
 // True if uncompressed rdata matches the type's description.
 bool rdata_valid(uint16_t type, const uint8_t* rd, size_t len);
+// Why rdata_valid() refused rdata, where more can be said than "malformed" (an SVCB/HTTPS
+// parameter value); empty otherwise.
+std::string rdata_problem(uint16_t type, const uint8_t* rd, size_t len);
 // Writes RDLENGTH and rdata, compressing names only for RFC 1035 well-known types.
 void rdata_write(WireWriter& w, Compressor& c, uint16_t type, const uint8_t* rd, size_t len);
 // Presentation format (RFC 1035 5.1; RFC 3597 "\# len hex" for undescribed types).

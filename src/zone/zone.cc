@@ -230,7 +230,9 @@ Status ZoneBuilder::add(const uint8_t* owner, size_t owner_len, uint16_t type, u
     return Error{where() + ": " + dns::type_to_text(type) + " is a meta type, not zone data"};
   }
   if (!dns::rdata_valid(type, rdata, rdlen)) {
-    return Error{where() + ": malformed " + dns::type_to_text(type) + " rdata"};
+    std::string why = dns::rdata_problem(type, rdata, rdlen);
+    return Error{where() + ": malformed " + dns::type_to_text(type) + " rdata" +
+                 (why.empty() ? "" : ": " + why)};
   }
   if (ttl > 0x7FFFFFFFu) ttl = 0;  // RFC 2181 8: values above 2^31-1 are treated as 0
   uint32_t id = m.last_id;

@@ -253,6 +253,11 @@ ns.sub A 192.0.2.200
     "err_unknown_directive": "$FOO bar\n@ SOA ns h 1 2 3 4 5\n",
     "err_bad_origin": "$ORIGIN ..\n@ SOA ns h 1 2 3 4 5\n",
     "err_svcb_keys_unordered": "@ SOA ns h 1 2 3 4 5\n@ NS ns\nx SVCB 1 . port=1 alpn=h2\n",
+    # A value from the generic keyN= form that is malformed for its key (found by fuzz_zone:
+    # served, it printed as "ipv6hint=" and did not read back).
+    "err_svcb_bad_value": "@ SOA ns h 1 2 3 4 5\n@ NS ns\nx SVCB 1 . key6=000=abc\n",
+    "svcb_alpn_escapes": "@ SOA ns h 1 2 3 4 5\n@ NS ns\n"
+                         "x SVCB 1 . alpn=\"h\\\\,2,h3,a\\\\\\\\b\" port=1 key3000=\"v\"\n",
     "err_binary": "\x00\x01\x02\xff\xfe\n@ SOA ns h 1 2 3 4 5\n",
     "ttl_mismatch": "@ SOA ns h 1 2 3 4 5\n@ NS ns\nns 60 A 192.0.2.1\nns 120 A 192.0.2.2\n",
     "escapes": "@ SOA ns h 1 2 3 4 5\n@ NS ns\na\\.b A 192.0.2.1\n\\065\\032x TXT \"\\255\\000\"\n"

@@ -88,6 +88,9 @@ const Case kCases[] = {
     {"SVCB", "1 svc.example.net. alpn=h2,h3 port=8443 ipv4hint=192.0.2.1,192.0.2.2",
      "1 svc.example.net. alpn=\"h2,h3\" port=8443 ipv4hint=192.0.2.1,192.0.2.2"},
     {"SVCB", "0 alias.example.net.", "0 alias.example.net."},
+    // A comma or backslash inside an alpn id is escaped in the value-list (RFC 9460 A.1).
+    {"SVCB", "1 . alpn=\"h\\\\,2,a\\\\\\\\b\" key3000=\"v w\"",
+     "1 . alpn=\"h\\\\,2,a\\\\\\\\b\" key3000=\"v w\""},
     {"HTTPS", "1 . mandatory=alpn alpn=h2 no-default-alpn ipv6hint=2001:db8::1",
      "1 . mandatory=alpn alpn=\"h2\" no-default-alpn ipv6hint=2001:db8::1"},
     {"HTTPS",
@@ -168,6 +171,57 @@ TEST(Rdata, ValidityChecks) {
   const uint8_t svcb_desc[] = {0, 1, 0, 0, 3, 0, 2, 0, 80, 0, 1, 0, 0};
   EXPECT_FALSE(rdata_valid(rrtype::SVCB, svcb_desc, sizeof svcb_desc));
   EXPECT_TRUE(rdata_valid(65280, a5, 5));  // unknown types are opaque
+}
+
+// Each SvcParam value is checked for its key (RFC 9460 2.2, 7, 8): libzscanner's generic
+// keyN= form takes any bytes, and a malformed value would be served as text that does not
+// read back (fuzz_zone found "key6=000=abc" printed as "ipv6hint=").
+TEST(Rdata, SvcParamValues) {
+  struct Bad {
+    const char* params;
+    const char* why;
+  };
+  const Bad bad[] = {
+      {"key6=000=abc", "ipv6hint must be one or more IPv6 addresses"},
+      {"key4=abcde", "ipv4hint must be one or more IPv4 addresses"},
+      {"key3=x", "port must be one number (2 octets)"},
+      {"key2=x", "no-default-alpn takes no value"},
+      {"key5=\"\"", "ech must not be empty"},
+  };
+  for (const Bad& b : bad) {
+    SCOPED_TRACE(b.params);
+    Parsed p = zparse(std::string("x 300 IN SVCB 1 . ") + b.params);
+    ASSERT_TRUE(p.ok) << p.error;  // libzscanner takes the generic form as it is
+    EXPECT_FALSE(rdata_valid(p.type, p.rdata.data(), p.rdata.size()));
+    EXPECT_EQ(rdata_problem(p.type, p.rdata.data(), p.rdata.size()), b.why);
+  }
+  // Wire forms the presentation format cannot produce. Priority 1, target root, then params.
+  auto svcb = [](std::vector<uint8_t> params) {
+    std::vector<uint8_t> rd = {0, 1, 0};
+    rd.insert(rd.end(), params.begin(), params.end());
+    return rd;
+  };
+  const std::pair<std::vector<uint8_t>, const char*> wire[] = {
+      {svcb({0, 0, 0, 0}), "mandatory needs one or more keys"},
+      {svcb({0, 0, 0, 2, 0, 0}), "mandatory must not list itself"},
+      {svcb({0, 0, 0, 4, 0, 3, 0, 3, 0, 3, 0, 2, 0, 53}),
+       "mandatory lists a key twice (or out of order)"},
+      {svcb({0, 0, 0, 2, 0, 1}), "a key listed in mandatory is missing"},
+      {svcb({0, 1, 0, 0}), "alpn needs one or more protocol ids"},
+      {svcb({0, 1, 0, 3, 3, 'h', '2'}), "alpn has an empty or cut-short id"},
+      {svcb({0xFF, 0xFF, 0, 0}), "key65535 is reserved"},
+      {svcb({0, 3, 0, 2, 0}), "a parameter value runs past the end"},
+  };
+  for (const auto& [rd, why] : wire) {
+    SCOPED_TRACE(why);
+    EXPECT_FALSE(rdata_valid(rrtype::SVCB, rd.data(), rd.size()));
+    EXPECT_FALSE(rdata_valid(rrtype::HTTPS, rd.data(), rd.size()));
+    EXPECT_EQ(rdata_problem(rrtype::HTTPS, rd.data(), rd.size()), why);
+  }
+  const std::vector<uint8_t> good =
+      svcb({0, 0, 0, 2, 0, 3, 0, 1, 0, 3, 2, 'h', '2', 0, 3, 0, 2, 0, 53, 0x30, 0x39, 0, 0});
+  EXPECT_TRUE(rdata_valid(rrtype::SVCB, good.data(), good.size()));
+  EXPECT_EQ(rdata_problem(rrtype::SVCB, good.data(), good.size()), "");
 }
 
 TEST(Rdata, FromWireDecompressesNames) {
