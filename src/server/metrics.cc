@@ -85,6 +85,19 @@ void collect_dns_metrics(const UdpServer& udp, const TcpServer& tcp,
                               prometheus::MetricType::Counter);
   obs::add_counter(xfr, {{"result", "sent"}}, static_cast<double>(t.transfers));
   obs::add_counter(xfr, {{"result", "refused"}}, static_cast<double>(t.refused_transfers));
+  // Every reason and transport is present from the start, so a rate() alert sees the first one.
+  auto& tsig = obs::add_family(out, "steerdns_dns_tsig_failures_total",
+                               "Signed requests (transfers, SOA checks) that failed TSIG "
+                               "verification, by reason.",
+                               prometheus::MetricType::Counter);
+  static constexpr const char* kReasons[kTsigFailureKinds] = {"formerr", "badkey", "badsig",
+                                                              "badtime", "badtrunc"};
+  for (size_t i = 0; i < kTsigFailureKinds; ++i) {
+    obs::add_counter(tsig, {{"reason", kReasons[i]}, {"transport", "udp"}},
+                     static_cast<double>(u.tsig_failures[i]));
+    obs::add_counter(tsig, {{"reason", kReasons[i]}, {"transport", "tcp"}},
+                     static_cast<double>(t.tsig_failures[i]));
+  }
 }
 
 }  // namespace steerdns::server

@@ -208,6 +208,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
       log_query(*s_.qlog, client, msg, len, s_.scratch.data(), n, info);  // a transfer: no response
     }
     if (info.tsig && info.tsig_status != dns::TsigStatus::kOk) {
+      s_.counters.count_tsig_failure(info.tsig_status);
       log_tsig_failure(peer(), msg, len, info.tsig_status);
     }
     if (info.transfer) {

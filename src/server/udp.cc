@@ -231,6 +231,7 @@ void UdpWorker::serve_socket(int fd, bool pktinfo, int recv_flags) {
       truncated += info.truncated ? 1 : 0;
       metrics_.count(info, Transport::kUdp);
       if (info.tsig && info.tsig_status != dns::TsigStatus::kOk) [[unlikely]] {
+        counters_.count_tsig_failure(info.tsig_status);
         log_tsig_failure(client.addr, b.in[i], b.rx[i].msg_len, info.tsig_status);
       }
       if (qlog_ != nullptr && qlog_->sample()) {

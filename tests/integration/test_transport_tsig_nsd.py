@@ -13,6 +13,7 @@ Every wait polls with a deadline. Run by ctest (STEERDNS_BIN).
 import os
 import re
 import signal
+import socket
 import struct
 import subprocess
 import tempfile
@@ -139,6 +140,17 @@ class TsigTransferTest(NsdSecondary, unittest.TestCase):
             raise AssertionError(f"{e}\nNSD log:\n{self.nsd_logs()}\nsteerdns log:\n"
                                  f"{self.d.logs()}") from None
 
+    def tsig_failures(self):
+        """steerdns_dns_tsig_failures_total's non-zero series: {(reason, transport): n}."""
+        _, text = api_call(self.api_port, "GET", "/metrics")
+        out = {}
+        for m in re.finditer(r'^steerdns_dns_tsig_failures_total\{reason="(\w+)",'
+                             r'transport="(\w+)"\} (\S+)$', text, re.M):
+            if float(m.group(3)):
+                out[(m.group(1), m.group(2))] = int(float(m.group(3)))
+        self.assertIn("steerdns_dns_tsig_failures_total{", text)
+        return out
+
     def serial(self, port):
         return query(ORIGIN, "SOA", port=port).answer[0][0].serial
 
@@ -248,6 +260,19 @@ class TsigTransferTest(NsdSecondary, unittest.TestCase):
         error, mac_size, other = tsig_of(wire)
         self.assertEqual((error, mac_size), (dns.rcode.BADTIME, 32))
         self.assertLess(abs(int.from_bytes(other, "big") - time.time()), 30)
+        # An unknown key over UDP too (a secondary's SOA check): BADKEY.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.settimeout(5)
+            sock.sendto(signed_query(ORIGIN, "SOA", name="nokey").to_wire(), ("127.0.0.1", port))
+            wire = sock.recv(65535)
+        finally:
+            sock.close()
+        self.assertEqual(tsig_of(wire)[:2], (dns.rcode.BADKEY, 0))
+        # Each failure counted by reason and transport; the others stay at zero.
+        failures = self.tsig_failures()
+        self.assertEqual(failures, {("badsig", "tcp"): 1, ("badkey", "tcp"): 1,
+                                    ("badtime", "tcp"): 1, ("badkey", "udp"): 1}, failures)
         logs = self.d.logs()
         for s in (SECRET, OTHER_SECRET, wrong):
             self.assertNotIn(s, logs)
