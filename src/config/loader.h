@@ -69,7 +69,7 @@ struct ServerSettings {
   // `tsig_keys:` (docs/zone-transfer.md); like xfr_allow, applied on reload. Never null.
   std::shared_ptr<const dns::TsigKeyring> tsig_keys = std::make_shared<const dns::TsigKeyring>();
   // `notify:` secondaries (ADDR:PORT) sent a NOTIFY on every served serial change, signed
-  // with `key` when set (docs/zone-transfer.md); the targets are startup-only.
+  // with `key` when set (docs/zone-transfer.md); a reload applies a changed list.
   struct NotifyTarget {
     std::string to;
     std::optional<dns::Name> key;

@@ -118,6 +118,9 @@ class Daemon {
   Status set_external(const std::string& id, health::Status status, const std::string& reason);
   // Reload: what changed in the config file since it was last applied, as one change batch.
   Result<std::string> reload();
+  // server.notify and --notify as the notifier takes them, and as text to compare and log.
+  std::vector<server::Notifier::Target> notify_targets(const config::ServerSettings& s) const;
+  std::string notify_text(const config::ServerSettings& s) const;
   void start_control(const std::string& path);
   void accept_control();
   // One control-socket command line -> the reply line ("ok ..." / "error ...").
@@ -138,6 +141,8 @@ class Daemon {
   HealthService health_;
   // Served serials, the IXFR journal and NOTIFY: before steering_, which publishes through them.
   server::Notifier notifier_;
+  std::mutex notify_mu_;        // reloads from the signal, control and API threads
+  std::string notify_applied_;  // notify_text() of the targets the notifier has
   server::ZoneTransfers transfers_;
   // After health_ (it reads the engine's view) and snapshot_ (it publishes every config).
   SteeringService steering_{snapshot_, RealClock::instance()};
@@ -487,6 +492,26 @@ bool same_query_settings(const config::ServerSettings& a, const config::ServerSe
          cidrs(a.xfr_allow) == cidrs(b.xfr_allow) && *a.tsig_keys == *b.tsig_keys;
 }
 
+std::vector<server::Notifier::Target> Daemon::notify_targets(
+    const config::ServerSettings& s) const {
+  std::vector<server::Notifier::Target> targets;
+  for (const auto& t : s.notify) {
+    targets.push_back({t.to, t.key});
+  }
+  for (const auto& t : opts_.notify) {
+    targets.push_back({t, std::nullopt});
+  }
+  return targets;
+}
+
+std::string Daemon::notify_text(const config::ServerSettings& s) const {
+  std::string out;
+  for (const auto& t : notify_targets(s)) {
+    out += (out.empty() ? "" : ", ") + t.addr + (t.key ? " key " + t.key->to_text() : "");
+  }
+  return out;
+}
+
 Result<std::string> Daemon::reload() {
   auto t0 = std::chrono::steady_clock::now();
   if (query_log_) {
@@ -568,6 +593,16 @@ Result<std::string> Daemon::reload() {
     notifier_.set_keys(settings.tsig_keys);
     spdlog::info("reload: server chaos / max_udp_payload / xfr_allow / tsig_keys applied ({} keys)",
                  settings.tsig_keys->keys().size());
+  }
+  if (std::lock_guard lk(notify_mu_); notify_text(settings) != notify_applied_) {
+    // The loader checked every address, so this does not fail after the catalog applied.
+    if (auto st = notifier_.set_keyed_targets(notify_targets(settings)); !st) {
+      spdlog::error("reload: notify targets not applied: {}", st.error());
+      return Error{st.error()};
+    }
+    notify_applied_ = notify_text(settings);
+    spdlog::info("reload: notify targets applied ({}); the next serial change is sent to them",
+                 notify_applied_.empty() ? "none" : notify_applied_);
   }
   std::string change = "unchanged since it was last applied";
   if (!result->no_op) {
@@ -804,15 +839,9 @@ int Daemon::run() {
     transfers_.set_state_store(state);
   }
   {
-    std::vector<server::Notifier::Target> targets;
-    for (const auto& t : settings_.notify) {
-      targets.push_back({t.to, t.key});
-    }
-    for (const auto& t : opts_.notify) {
-      targets.push_back({t, std::nullopt});
-    }
     notifier_.set_keys(settings_.tsig_keys);
-    if (auto st = notifier_.set_keyed_targets(targets); !st) {
+    notify_applied_ = notify_text(settings_);
+    if (auto st = notifier_.set_keyed_targets(notify_targets(settings_)); !st) {
       spdlog::error("{}", st.error());
       return 1;
     }

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
@@ -26,19 +27,25 @@ int64_t now_ms() {
 Notifier::~Notifier() { stop(); }
 
 Status Notifier::set_keyed_targets(const std::vector<Target>& targets) {
-  std::vector<ListenAddr> out;
-  std::vector<std::optional<dns::Name>> keys;
+  std::vector<std::shared_ptr<const Dest>> out;
   for (const auto& t : targets) {
     auto a = parse_listen_addr(t.addr);
     if (!a) {
       return Error{"notify target '" + t.addr + "': " + a.error()};
     }
-    out.push_back(*a);
-    keys.push_back(t.key);
+    out.push_back(std::make_shared<const Dest>(Dest{*a, t.key}));
   }
-  targets_ = std::move(out);
-  target_keys_ = std::move(keys);
+  {
+    std::lock_guard lk(mu_);
+    targets_ = std::move(out);
+  }
+  cv_.notify_all();  // the loop drops what it holds for a removed target
   return OkStatus();
+}
+
+bool Notifier::empty() const {
+  std::lock_guard lk(mu_);
+  return targets_.empty();
 }
 
 Status Notifier::set_targets(const std::vector<std::string>& targets) {
@@ -56,7 +63,7 @@ void Notifier::set_keys(std::shared_ptr<const dns::TsigKeyring> keys) {
 
 bool Notifier::prepare(Job& j) {
   j.msg = message(j.zone, j.id);
-  const auto& key_name = target_keys_[j.target];
+  const auto& key_name = j.target->key;
   if (!key_name) {
     return true;
   }
@@ -68,7 +75,7 @@ bool Notifier::prepare(Job& j) {
   const dns::TsigKey* key = keys ? keys->find(*key_name) : nullptr;
   if (key == nullptr) {
     spdlog::warn("notify: {} for {}: TSIG key {} is no longer configured; not sent",
-                 targets_[j.target].text, j.zone.to_text(), key_name->to_text());
+                 j.target->addr.text, j.zone.to_text(), key_name->to_text());
     return false;
   }
   dns::TsigSigner signer(*key, {}, /*response=*/false);
@@ -77,7 +84,7 @@ bool Notifier::prepare(Job& j) {
   len = signer.sign(j.msg.data(), len, j.msg.size(), dns::tsig_now());
   if (len == 0) {
     spdlog::warn("notify: {} for {}: signing with TSIG key {} failed; not sent",
-                 targets_[j.target].text, j.zone.to_text(), key_name->to_text());
+                 j.target->addr.text, j.zone.to_text(), key_name->to_text());
     return false;
   }
   j.msg.resize(len);
@@ -87,7 +94,8 @@ bool Notifier::prepare(Job& j) {
 }
 
 void Notifier::start() {
-  if (targets_.empty() || thread_.joinable()) {
+  // Started even without targets: a reload may add some.
+  if (thread_.joinable()) {
     return;
   }
   thread_ = std::thread([this] { loop(); });
@@ -105,16 +113,16 @@ void Notifier::stop() {
 }
 
 void Notifier::notify(const dns::Name& zone, uint32_t serial) {
-  if (targets_.empty()) {
-    return;
-  }
   {
     std::lock_guard lk(mu_);
-    for (size_t i = 0; i < targets_.size(); ++i) {
+    if (targets_.empty()) {
+      return;
+    }
+    for (const auto& t : targets_) {
       Job j;
       j.zone = zone;
       j.serial = serial;
-      j.target = i;
+      j.target = t;
       queued_.push_back(std::move(j));
     }
   }
@@ -171,12 +179,12 @@ bool Notifier::answered(const Job& j) {
           spdlog::warn(
               "notify: {} answered the NOTIFY of {} with a response that fails TSIG "
               "verification with key {}: {}; not counted as acknowledged",
-              targets_[j.target].text, j.zone.to_text(), j.key->name.to_text(), why);
+              j.target->addr.text, j.zone.to_text(), j.key->name.to_text(), why);
           continue;
         }
       }
       if ((flags & 0xF) != dns::rcode::NOERROR) {
-        spdlog::warn("notify: {} answered the NOTIFY of {} with rcode {}", targets_[j.target].text,
+        spdlog::warn("notify: {} answered the NOTIFY of {} with rcode {}", j.target->addr.text,
                      j.zone.to_text(), flags & 0xF);
       }
       ok = true;
@@ -194,8 +202,13 @@ void Notifier::loop() {
       j.fd = -1;
     }
   };
+  // Same target: same address and key (a reload makes new Dest objects for the same ones).
+  auto same = [](const Dest& a, const Dest& b) {
+    return a.addr.text == b.addr.text && a.key == b.key;
+  };
   for (;;) {
     std::vector<Job> fresh;
+    std::vector<std::shared_ptr<const Dest>> current;
     {
       std::unique_lock lk(mu_);
       if (active.empty()) {
@@ -205,16 +218,27 @@ void Notifier::loop() {
         break;
       }
       fresh.swap(queued_);
+      current = targets_;
     }
+    // A target a reload removed gets nothing more.
+    for (auto& a : active) {
+      if (std::none_of(current.begin(), current.end(),
+                       [&](const auto& t) { return same(*t, *a.target); })) {
+        spdlog::info("notify: {} is no longer a target; NOTIFY of {} serial {} dropped",
+                     a.target->addr.text, a.zone.to_text(), a.serial);
+        close_job(a);
+      }
+    }
+    std::erase_if(active, [](const Job& a) { return a.fd < 0; });
     for (auto& j : fresh) {
       // A newer serial replaces the pending NOTIFY for the same zone and target.
       for (auto& a : active) {
-        if (a.target == j.target && a.zone == j.zone) {
+        if (same(*a.target, *j.target) && a.zone == j.zone) {
           close_job(a);
         }
       }
       std::erase_if(active, [](const Job& a) { return a.fd < 0; });
-      const ListenAddr& t = targets_[j.target];
+      const ListenAddr& t = j.target->addr;
       j.fd = ::socket(t.family(), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       if (j.fd < 0 || ::connect(j.fd, t.sa(), t.len) != 0) {
         spdlog::warn("notify: {} for {}: cannot open a socket", t.text, j.zone.to_text());
@@ -246,14 +270,14 @@ void Notifier::loop() {
     for (size_t i = 0; i < active.size(); ++i) {
       Job& j = active[i];
       if ((fds[i].revents & POLLIN) && answered(j)) {
-        spdlog::info("notify: {} acknowledged {} serial {}", targets_[j.target].text,
-                     j.zone.to_text(), j.serial);
+        spdlog::info("notify: {} acknowledged {} serial {}", j.target->addr.text, j.zone.to_text(),
+                     j.serial);
         ok_.fetch_add(1, std::memory_order_relaxed);
         close_job(j);
       } else if (now >= j.due_ms) {
         if (j.attempt >= opts_.attempts) {
           spdlog::warn("notify: {} did not acknowledge {} serial {} after {} tries",
-                       targets_[j.target].text, j.zone.to_text(), j.serial, j.attempt);
+                       j.target->addr.text, j.zone.to_text(), j.serial, j.attempt);
           failed_.fetch_add(1, std::memory_order_relaxed);
           close_job(j);
         } else {

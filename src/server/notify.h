@@ -44,12 +44,14 @@ class Notifier {
     std::string addr;              // "ADDR:PORT" ("[v6]:port")
     std::optional<dns::Name> key;  // sign with this key of set_keys()'s ring
   };
-  // Before start(). Errors name the bad entry.
+  // Any time (a reload): the next notify() goes to these; NOTIFYs in flight to a target that
+  // stays keep retrying, those to a removed one are dropped. Errors name the bad entry and
+  // change nothing.
   Status set_keyed_targets(const std::vector<Target>& targets);
   Status set_targets(const std::vector<std::string>& targets);  // unsigned targets
   // The keys targets name (any thread; a reload's keys apply to the next NOTIFY).
   void set_keys(std::shared_ptr<const dns::TsigKeyring> keys);
-  bool empty() const { return targets_.empty(); }
+  bool empty() const;
   void start();
   void stop();  // drops what is pending
   // Queues a NOTIFY of `zone` at `serial` to every target (any thread, never blocks).
@@ -61,10 +63,14 @@ class Notifier {
   static std::vector<uint8_t> message(const dns::Name& zone, uint16_t id);
 
  private:
+  struct Dest {
+    ListenAddr addr;
+    std::optional<dns::Name> key;
+  };
   struct Job {
     dns::Name zone;
     uint32_t serial = 0;
-    size_t target = 0;
+    std::shared_ptr<const Dest> target;
     uint16_t id = 0;
     int attempt = 0;  // sends done
     int fd = -1;
@@ -82,11 +88,11 @@ class Notifier {
   bool answered(const Job& j);  // reads the socket: a matching response arrived
 
   NotifyOptions opts_;
-  std::vector<ListenAddr> targets_;
-  std::vector<std::optional<dns::Name>> target_keys_;  // parallel to targets_
-  std::shared_ptr<const dns::TsigKeyring> keys_;       // guarded by mu_
+  // Guarded by mu_. A job holds its target, so a reload never pulls one from under it.
+  std::vector<std::shared_ptr<const Dest>> targets_;
+  std::shared_ptr<const dns::TsigKeyring> keys_;
   std::thread thread_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::vector<Job> queued_;  // from notify(), taken by the thread

@@ -5,12 +5,15 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
 import dns.exception
+import dns.message
+import dns.opcode
 import dns.rcode
 
 from test_transport import (HAVE_IPV6, ORIGIN, ZONE_FILE, Steerdns, free_port, query, run,
@@ -153,13 +156,15 @@ class ReloadTest(unittest.TestCase):
 class ConfigFileTest(unittest.TestCase):
     """--config: the config's control socket and transfer ACL; --listen overrides its listen."""
 
-    def write_config(self, extra_zone_lines="", xfr_allow="[127.0.0.0/8]", version="one"):
+    def write_config(self, extra_zone_lines="", xfr_allow="[127.0.0.0/8]", version="one",
+                     notify="[]"):
         with open(self.config, "w") as f:
             f.write(f"""server:
   listen: ["127.0.0.1:{self.config_port}"]
   control_socket: {self.control}
   xfr_allow: {xfr_allow}
   chaos: {{ version: {version} }}
+  notify: {notify}
 zones:
   - name: example.test.
     file: {self.zone}
@@ -215,6 +220,61 @@ zones:
         self.assertEqual(version(), '"two"')
         r = run(["dig", "@127.0.0.1", "-p", str(self.d.port), ORIGIN, "AXFR"])
         self.assertIn("Transfer failed", r.stdout)
+
+
+    def test_reload_changes_notify_targets(self):
+        """server.notify follows a reload: a secondary added gets the next serial change's
+        NOTIFY, one removed gets nothing more."""
+        socks = []
+        for _ in range(2):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        a, b = socks
+        addr = lambda s: f"127.0.0.1:{s.getsockname()[1]}"
+
+        def reload(zone_serial=None, notify="[]"):
+            if zone_serial is not None:
+                write_zone(self.zone, zone_serial)
+            self.write_config(notify=notify)
+            r = run([steerdns_bin(), "reload", "--control", self.control])
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+        def notify_of(sock, timeout):
+            """The next NOTIFY's zone (acknowledged, so it is not retried), or None."""
+            sock.settimeout(timeout)
+            try:
+                data, peer = sock.recvfrom(512)
+            except socket.timeout:
+                return None
+            msg = dns.message.from_wire(data)
+            self.assertEqual(msg.opcode(), dns.opcode.NOTIFY)
+            ack = bytearray(data)
+            ack[2] |= 0x80  # QR: the same message as the response
+            sock.sendto(bytes(ack), peer)
+            return msg.question[0].name.to_text()
+
+        try:
+            reload(notify=f'["{addr(a)}"]')
+            wait_until(lambda: f"notify targets applied ({addr(a)})" in self.d.logs(),
+                       what="the reload to apply the notify target")
+            reload(zone_serial=2, notify=f'["{addr(a)}"]')
+            self.assertEqual(notify_of(a, 10), ORIGIN + ".")
+            # A replaced by B: the next change goes to B only.
+            reload(notify=f'["{addr(b)}"]')
+            reload(zone_serial=3, notify=f'["{addr(b)}"]')
+            self.assertEqual(notify_of(b, 10), ORIGIN + ".")
+            self.assertIsNone(notify_of(a, 1.0))  # sent with B's, if at all
+            # None: nothing is sent.
+            reload(notify="[]")
+            wait_until(lambda: "notify targets applied (none)" in self.d.logs(),
+                       what="the reload to remove the notify targets")
+            reload(zone_serial=4)
+            self.assertEqual(serial(self.d.port), 4)
+            self.assertIsNone(notify_of(b, 1.0))
+        finally:
+            for s in socks:
+                s.close()
 
 
 class CommandLineTest(unittest.TestCase):

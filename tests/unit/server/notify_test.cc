@@ -112,6 +112,41 @@ TEST(Notifier, GivesUpAfterTheLastTry) {
   EXPECT_EQ(got, 3);
 }
 
+// A reload changes the targets of a running notifier: a removed target's NOTIFY in flight
+// stops being retried, the next notify() goes to the new ones only, none means none.
+TEST(Notifier, TargetsChangeWhileRunning) {
+  Secondary a, b;
+  Notifier n(NotifyOptions{10, 50});
+  n.start();  // no targets yet: nothing to send, but running
+  EXPECT_TRUE(n.empty());
+  n.notify(*dns::Name::from_text("example.test."), 1);
+  sockaddr_in from{};
+  EXPECT_TRUE(a.recv(200, &from).empty());
+
+  ASSERT_TRUE(n.set_targets({a.target()}).ok());
+  n.notify(*dns::Name::from_text("example.test."), 2);
+  ASSERT_FALSE(a.recv(2000, &from).empty());  // unanswered: retried every 50, 100, 200 ms...
+  auto bad = n.set_targets({b.target(), "nowhere"});
+  ASSERT_FALSE(bad.ok());  // changes nothing: a keeps its retries
+  ASSERT_FALSE(a.recv(2000, &from).empty());
+
+  ASSERT_TRUE(n.set_targets({b.target()}).ok());
+  n.notify(*dns::Name::from_text("example.test."), 3);
+  ASSERT_FALSE(b.recv(2000, &from).empty());
+  while (!a.recv(0, &from).empty()) {
+  }
+  // Were a still a target, its retry (due within 400 ms) or serial 3 would arrive here.
+  EXPECT_TRUE(a.recv(800, &from).empty());
+
+  ASSERT_TRUE(n.set_targets({}).ok());
+  EXPECT_TRUE(n.empty());
+  n.notify(*dns::Name::from_text("example.test."), 4);
+  while (!b.recv(0, &from).empty()) {
+  }
+  EXPECT_TRUE(b.recv(800, &from).empty());
+  n.stop();
+}
+
 TEST(Notifier, BadTargetIsAnError) {
   Notifier n;
   auto st = n.set_targets({"127.0.0.1:53", "secondary"});
