@@ -3,12 +3,7 @@
 // order across a retry while another alert's row goes ahead; stop() aborts a hanging send.
 #include "alert/dispatcher.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -19,6 +14,7 @@
 
 #include "store/sqlite_store.h"
 #include "testlib/eventually.h"
+#include "testlib/http_stub.h"
 #include "testlib/temp_dir.h"
 
 namespace steerdns::alert {
@@ -33,115 +29,16 @@ int64_t steady_ms() {
       .count();
 }
 
-// An HTTP receiver on 127.0.0.1. kHang: takes every connection and never answers (until
-// destroyed). kAnswer: answers each request with the next status of `statuses` (the last one
-// repeats) and records the bodies in arrival order.
-class Receiver {
- public:
-  enum Mode { kHang, kAnswer };
-  explicit Receiver(Mode mode, std::vector<int> statuses = {200})
-      : mode_(mode), statuses_(std::move(statuses)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    socklen_t len = sizeof sa;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-    listen(fd_, 16);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~Receiver() {
-    stop_ = true;
-    thread_.join();
-    for (int c : held_) {
-      close(c);
-    }
-    close(fd_);
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
-  int connections() const { return connections_.load(); }
-  std::vector<json> bodies() const {
-    std::lock_guard lk(mu_);
-    return bodies_;
-  }
+using steerdns::testing::HttpStub;
 
- private:
-  void serve() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) {
-        continue;
-      }
-      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) {
-        continue;
-      }
-      connections_++;
-      if (mode_ == kHang) {
-        held_.push_back(c);
-        continue;
-      }
-      handle(c);
-      close(c);
-    }
+// The JSON bodies a receiver was sent, in arrival order.
+std::vector<json> bodies(const HttpStub& r) {
+  std::vector<json> out;
+  for (const auto& q : r.requests()) {
+    out.push_back(json::parse(q.body, nullptr, false));
   }
-  // One request per connection (the dispatcher opens one per send).
-  void handle(int c) {
-    std::string in;
-    size_t head = std::string::npos;
-    size_t length = 0;
-    int64_t deadline = steady_ms() + 5'000;
-    while (steady_ms() < deadline) {
-      pollfd p{c, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) {
-        continue;
-      }
-      char buf[4096];
-      ssize_t n = read(c, buf, sizeof buf);
-      if (n <= 0) {
-        return;
-      }
-      in.append(buf, static_cast<size_t>(n));
-      if (head == std::string::npos && (head = in.find("\r\n\r\n")) != std::string::npos) {
-        std::string lower = in.substr(0, head);
-        for (auto& ch : lower) {
-          ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        }
-        auto cl = lower.find("content-length:");
-        length = cl == std::string::npos ? 0 : std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
-      }
-      if (head != std::string::npos && in.size() >= head + 4 + length) {
-        break;
-      }
-    }
-    if (head == std::string::npos) {
-      return;
-    }
-    int status;
-    {
-      std::lock_guard lk(mu_);
-      bodies_.push_back(json::parse(in.substr(head + 4, length), nullptr, false));
-      status = statuses_[std::min(answered_++, statuses_.size() - 1)];
-    }
-    std::string out = "HTTP/1.1 " + std::to_string(status) +
-                      " X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    (void)write(c, out.data(), out.size());
-  }
-
-  Mode mode_;
-  std::vector<int> statuses_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> connections_{0};
-  std::vector<int> held_;  // serve thread only
-  mutable std::mutex mu_;
-  size_t answered_ = 0;
-  std::vector<json> bodies_;
-  std::thread thread_;
-};
+  return out;
+}
 
 class DispatcherTest : public ::testing::Test {
  protected:
@@ -200,8 +97,8 @@ class DispatcherTest : public ::testing::Test {
 // A dead email relay must not hold back the page: before, one thread sent the rows one after
 // another, and the page waited for the relay's 3 s timeout.
 TEST_F(DispatcherTest, AHangingChannelDelaysOnlyItself) {
-  Receiver hang(Receiver::kHang);
-  Receiver pd(Receiver::kAnswer);
+  HttpStub hang({HttpStub::Reply{.hang = true}});
+  HttpStub pd;
   channel("mail", hang.url(), 3'000);
   channel("pd", pd.url(), 3'000);
   enqueue("A1", "trigger", "mail");  // the older row
@@ -214,7 +111,7 @@ TEST_F(DispatcherTest, AHangingChannelDelaysOnlyItself) {
   ASSERT_TRUE(eventually([&] { return !rows("pd").empty() && rows("pd")[0].status == "delivered"; },
                          1'500));
   EXPECT_LT(steady_ms() - t0, 1'500);
-  EXPECT_EQ(pd.bodies().size(), 1u);
+  EXPECT_EQ(bodies(pd).size(), 1u);
   EXPECT_EQ(hang.connections(), 1);  // mail's send was in flight all along
   EXPECT_EQ(rows("mail")[0].attempts, 0);
   EXPECT_FALSE(d.idle());
@@ -230,7 +127,7 @@ TEST_F(DispatcherTest, AHangingChannelDelaysOnlyItself) {
 // PagerDuty must see an alert's trigger before its resolve, also when the trigger needs a
 // retry; another alert's page does not wait for that retry.
 TEST_F(DispatcherTest, AnAlertsRowsKeepTheirOrderAcrossARetry) {
-  Receiver pd(Receiver::kAnswer, {500, 200});
+  HttpStub pd({{.status = 500}, {.status = 200}});
   channel("pd", pd.url());
   enqueue("A1", "trigger", "pd");
   enqueue("A1", "resolve", "pd");
@@ -252,7 +149,7 @@ TEST_F(DispatcherTest, AnAlertsRowsKeepTheirOrderAcrossARetry) {
       },
       5'000, 20));
   std::vector<std::string> seen;
-  for (const auto& b : pd.bodies()) {
+  for (const auto& b : bodies(pd)) {
     seen.push_back(b["alert"]["id"].get<std::string>() + " " + b["kind"].get<std::string>());
   }
   EXPECT_EQ(seen,
@@ -262,7 +159,7 @@ TEST_F(DispatcherTest, AnAlertsRowsKeepTheirOrderAcrossARetry) {
 }
 
 TEST_F(DispatcherTest, StopAbortsAHangingSend) {
-  Receiver hang(Receiver::kHang);
+  HttpStub hang({HttpStub::Reply{.hang = true}});
   channel("mail", hang.url(), 10'000);
   enqueue("A1", "trigger", "mail");
   Dispatcher d(*store_, RealClock::instance());
@@ -280,7 +177,7 @@ TEST_F(DispatcherTest, StopAbortsAHangingSend) {
 
 // A channel removed by a reload: its hanging send ends at once, its rows become dead.
 TEST_F(DispatcherTest, ARemovedChannelsSendEndsAndItsRowsAreDead) {
-  Receiver hang(Receiver::kHang);
+  HttpStub hang({HttpStub::Reply{.hang = true}});
   channel("mail", hang.url(), 10'000);
   enqueue("A1", "trigger", "mail");
   Dispatcher d(*store_, RealClock::instance());

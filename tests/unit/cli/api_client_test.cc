@@ -21,6 +21,8 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "testlib/http_stub.h"
+#include "testlib/temp_dir.h"
 
 namespace steerdns::cli {
 namespace {
@@ -32,116 +34,28 @@ struct Seen {
   std::string method, target, authorization, content_type, body;
 };
 
-// Answers every connection with the same canned reply (or none, to test timeouts) and keeps
-// what it was sent.
+// Answers every request with the same canned reply (or none: `silent`, to test timeouts) and
+// keeps what it was sent.
 class TinyServer {
  public:
   TinyServer(int status, std::string body, std::string content_type = "application/json",
              bool silent = false)
-      : status_(status), body_(std::move(body)), ctype_(std::move(content_type)), silent_(silent) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
-    socklen_t len = sizeof sa;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-    EXPECT_EQ(::listen(fd_, 16), 0);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~TinyServer() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::vector<Seen> seen() {
-    std::lock_guard lk(mu_);
-    return seen_;
+      : stub_({steerdns::testing::HttpReply{.status = status,
+                                            .body = std::move(body),
+                                            .content_type = std::move(content_type),
+                                            .hang = silent}}) {}
+  std::string url() const { return stub_.url(""); }
+  std::vector<Seen> seen() const {
+    std::vector<Seen> out;
+    for (const auto& r : stub_.requests()) {
+      out.push_back(
+          {r.method, r.path, r.header("Authorization"), r.header("Content-Type"), r.body});
+    }
+    return out;
   }
 
  private:
-  void serve() {
-    while (!stop_) {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) {
-        return;
-      }
-      handle(c);
-      ::close(c);
-    }
-  }
-  void handle(int c) {
-    std::string in;
-    char buf[4096];
-    size_t header_end = std::string::npos;
-    size_t want = 0;
-    while (true) {
-      if (header_end == std::string::npos) {
-        header_end = in.find("\r\n\r\n");
-        if (header_end != std::string::npos) {
-          std::string lower = in.substr(0, header_end);
-          for (char& ch : lower) {
-            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-          }
-          auto p = lower.find("content-length:");
-          want = p == std::string::npos ? 0 : std::stoul(lower.substr(p + 15));
-        }
-      }
-      if (header_end != std::string::npos && in.size() >= header_end + 4 + want) {
-        break;
-      }
-      ssize_t n = ::recv(c, buf, sizeof buf, 0);
-      if (n <= 0) {
-        return;
-      }
-      in.append(buf, static_cast<size_t>(n));
-    }
-    Seen s;
-    std::string head = in.substr(0, header_end);
-    s.method = head.substr(0, head.find(' '));
-    s.target =
-        head.substr(s.method.size() + 1, head.find(' ', s.method.size() + 1) - s.method.size() - 1);
-    auto header = [&](const std::string& name) -> std::string {
-      auto p = head.find("\r\n" + name + ": ");
-      if (p == std::string::npos) {
-        return "";
-      }
-      p += name.size() + 4;
-      return head.substr(p, head.find("\r\n", p) - p);
-    };
-    s.authorization = header("Authorization");
-    s.content_type = header("Content-Type");
-    s.body = in.substr(header_end + 4, want);
-    {
-      std::lock_guard lk(mu_);
-      seen_.push_back(s);
-    }
-    if (silent_) {
-      // Hold the connection without answering until the client gives up.
-      while (!stop_ && ::recv(c, buf, sizeof buf, 0) > 0) {
-      }
-      return;
-    }
-    std::string out = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Type: " + ctype_ +
-                      "\r\nContent-Length: " + std::to_string(body_.size()) +
-                      "\r\nConnection: close\r\n\r\n" + body_;
-    ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
-  }
-
-  int status_;
-  std::string body_, ctype_;
-  bool silent_;
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::vector<Seen> seen_;
-  std::thread thread_;
+  steerdns::testing::HttpStub stub_;
 };
 
 Getenv env_of(std::map<std::string, std::string> vars) {
@@ -152,23 +66,7 @@ Getenv env_of(std::map<std::string, std::string> vars) {
   };
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/sd_cli_test.XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name, const std::string& text) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << text;
-    return p;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using steerdns::testing::TempDir;
 
 ApiClient client_at(const std::string& url, const std::string& token = "tok",
                     long timeout_ms = 5000) {
@@ -206,10 +104,10 @@ TEST(ApiSettings, DefaultsWithNothingConfigured) {
 
 TEST(ApiSettings, FlagsBeatEnvironmentBeatsConfigFile) {
   TempDir d;
-  std::string cfg = d.file("cli.yaml",
-                           "api: http://from-file:1/\ntoken: file-token\n"
-                           "cacert: /file/ca.pem\n");
-  std::string tf = d.file("token", "flag-token\n");
+  std::string cfg = d.write("cli.yaml",
+                            "api: http://from-file:1/\ntoken: file-token\n"
+                            "cacert: /file/ca.pem\n");
+  std::string tf = d.write("token", "flag-token\n");
   auto env = env_of({{"STEERDNS_CLI_CONFIG", cfg},
                      {"STEERDNS_API_URL", "http://from-env:2"},
                      {"STEERDNS_API_TOKEN", "env-token"},
@@ -248,7 +146,7 @@ TEST(ApiSettings, BadInputIsAnErrorNamingWhere) {
   ASSERT_FALSE(missing_tf);
   EXPECT_THAT(missing_tf.error(), HasSubstr("nope: No such file or directory"));
 
-  auto empty_tf = resolve_settings(ApiOptions{"", d.file("empty", "\n"), "", ""}, none);
+  auto empty_tf = resolve_settings(ApiOptions{"", d.write("empty", "\n"), "", ""}, none);
   ASSERT_FALSE(empty_tf);
   EXPECT_THAT(empty_tf.error(), HasSubstr("is empty"));
 
@@ -256,7 +154,7 @@ TEST(ApiSettings, BadInputIsAnErrorNamingWhere) {
   ASSERT_FALSE(empty_env);
   EXPECT_THAT(empty_env.error(), HasSubstr("STEERDNS_API_TOKEN is set but empty"));
 
-  std::string cfg = d.file("bad.yaml", "api: http://x:1\ntokn: abc\n");
+  std::string cfg = d.write("bad.yaml", "api: http://x:1\ntokn: abc\n");
   auto unknown = resolve_settings({}, env_of({{"STEERDNS_CLI_CONFIG", cfg}}));
   ASSERT_FALSE(unknown);
   EXPECT_THAT(unknown.error(), HasSubstr(cfg + ":2: unknown key 'tokn'"));
@@ -274,7 +172,7 @@ TEST(ApiSettings, BadInputIsAnErrorNamingWhere) {
 TEST(ApiSettings, DefaultConfigFileUnderHome) {
   TempDir home;
   std::filesystem::create_directories(home.path() + "/.config/steerdns");
-  home.file(".config/steerdns/cli.yaml", "api: http://127.0.0.1:9999\ntoken: t1\n");
+  home.write(".config/steerdns/cli.yaml", "api: http://127.0.0.1:9999\ntoken: t1\n");
   auto s = resolve_settings({}, env_of({{"HOME", home.path()}}));
   ASSERT_TRUE(s) << s.error();
   EXPECT_EQ(s->base_url, "http://127.0.0.1:9999");

@@ -3,11 +3,7 @@
 // output cap, set filters, stop() abandoning work, and the `actions:` YAML schema.
 #include "dr/actions.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -25,6 +21,8 @@
 
 #include "config/dr_yaml.h"
 #include "config/loader.h"
+#include "testlib/http_stub.h"
+#include "testlib/temp_dir.h"
 
 namespace steerdns::dr {
 namespace {
@@ -36,165 +34,9 @@ Millis now_ms() {
       .count();
 }
 
-// A blocking HTTP/1.1 server on 127.0.0.1 that answers each request with the next scripted
-// reply (the last one repeats) and records what it received.
-class HttpServer {
- public:
-  struct Reply {
-    int status = 200;
-    Millis delay_ms = 0;
-  };
-  struct Request {
-    std::string method;
-    std::string path;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
-    Millis at_ms = 0;
-
-    std::string header(const std::string& name) const {
-      for (const auto& [k, v] : headers) {
-        if (strcasecmp(k.c_str(), name.c_str()) == 0) {
-          return v;
-        }
-      }
-      return "";
-    }
-  };
-
-  explicit HttpServer(std::vector<Reply> script = {{200, 0}}) : script_(std::move(script)) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-    socklen_t len = sizeof sa;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
-    port_ = ntohs(sa.sin_port);
-    listen(fd_, 16);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~HttpServer() {
-    stop_ = true;
-    thread_.join();
-    close(fd_);
-  }
-  std::string url(const std::string& path = "/hook") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  std::vector<Request> requests() const {
-    std::lock_guard lk(mu_);
-    return requests_;
-  }
-
- private:
-  void serve() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) {
-        continue;
-      }
-      int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) {
-        continue;
-      }
-      handle(c);
-      close(c);
-    }
-  }
-  void handle(int c) {
-    std::string in;
-    char buf[4096];
-    size_t header_end = std::string::npos;
-    size_t content_length = 0;
-    Millis deadline = now_ms() + 5000;
-    while (now_ms() < deadline) {
-      pollfd p{c, POLLIN, 0};
-      if (poll(&p, 1, 50) <= 0) {
-        continue;
-      }
-      ssize_t n = read(c, buf, sizeof buf);
-      if (n <= 0) {
-        break;
-      }
-      in.append(buf, static_cast<size_t>(n));
-      if (header_end == std::string::npos) {
-        header_end = in.find("\r\n\r\n");
-        if (header_end != std::string::npos) {
-          std::string lower = in.substr(0, header_end);
-          for (auto& ch : lower) {
-            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-          }
-          auto cl = lower.find("content-length:");
-          if (cl != std::string::npos) {
-            content_length = std::strtoul(lower.c_str() + cl + 15, nullptr, 10);
-          }
-        }
-      }
-      if (header_end != std::string::npos && in.size() >= header_end + 4 + content_length) {
-        break;
-      }
-    }
-    Request r;
-    r.at_ms = now_ms();
-    std::istringstream hs(in.substr(0, header_end));
-    std::string line;
-    std::getline(hs, line);
-    std::istringstream rl(line);
-    rl >> r.method >> r.path;
-    while (std::getline(hs, line)) {
-      if (!line.empty() && line.back() == '\r') {
-        line.pop_back();
-      }
-      auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        std::string v = line.substr(colon + 1);
-        v.erase(0, v.find_first_not_of(' '));
-        r.headers.emplace_back(line.substr(0, colon), v);
-      }
-    }
-    if (header_end != std::string::npos) {
-      r.body = in.substr(header_end + 4);
-    }
-    Reply reply;
-    {
-      std::lock_guard lk(mu_);
-      reply = script_[std::min(requests_.size(), script_.size() - 1)];
-      requests_.push_back(r);
-    }
-    Millis until = now_ms() + reply.delay_ms;
-    while (now_ms() < until && !stop_) {
-      std::this_thread::sleep_for(Ms(5));
-    }
-    std::string body = "reply " + std::to_string(reply.status);
-    std::string out = "HTTP/1.1 " + std::to_string(reply.status) +
-                      " X\r\nContent-Length: " + std::to_string(body.size()) +
-                      "\r\nConnection: close\r\n\r\n" + body;
-    [[maybe_unused]] ssize_t w = write(c, out.data(), out.size());
-  }
-
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::vector<Reply> script_;
-  mutable std::mutex mu_;
-  std::vector<Request> requests_;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/sd-actions-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+// Scripted replies (the last repeats), every request recorded.
+using HttpServer = steerdns::testing::HttpStub;
+using steerdns::testing::TempDir;
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path);
@@ -331,7 +173,7 @@ TEST(Webhook, MethodPutAndGet) {
 }
 
 TEST(Webhook, Non2xxFailsWithStatusAndBody) {
-  HttpServer srv({{503, 0}});
+  HttpServer srv({HttpServer::Reply{.status = 503, .body = "reply 503"}});
   auto r = run_webhook(webhook(srv.url()), failover_event(), 1, {});
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.detail.find("HTTP 503"), std::string::npos) << r.detail;
@@ -339,7 +181,7 @@ TEST(Webhook, Non2xxFailsWithStatusAndBody) {
 }
 
 TEST(Webhook, SlowServerTimesOut) {
-  HttpServer srv({{200, 3000}});
+  HttpServer srv({HttpServer::Reply{.status = 200, .delay_ms = 3000}});
   ActionSpec a = webhook(srv.url());
   a.timeout_ms = 200;
   Millis t0 = now_ms();
@@ -495,7 +337,7 @@ TEST(Runner, EventsRunOneAfterAnother) {
 }
 
 TEST(Runner, RetriesWithBackoffThenSucceeds) {
-  HttpServer srv({{500, 0}, {502, 0}, {200, 0}});
+  HttpServer srv({{.status = 500}, {.status = 502}, {.status = 200}});
   FakeClock clock;
   ActionRunner runner(clock);
   Audit audit;
@@ -583,7 +425,7 @@ TEST(Runner, OnlyMatchingEventTypesAndSets) {
 }
 
 TEST(Runner, QueuedEventsKeepTheListTheyWereQueuedWith) {
-  HttpServer srv({{200, 300}});
+  HttpServer srv({HttpServer::Reply{.status = 200, .delay_ms = 300}});
   FakeClock clock;
   ActionRunner runner(clock);
   runner.configure(spec_with("failover", {webhook(srv.url("/old"))}));
