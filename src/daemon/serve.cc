@@ -594,15 +594,18 @@ Result<std::string> Daemon::reload() {
     spdlog::info("reload: server chaos / max_udp_payload / xfr_allow / tsig_keys applied ({} keys)",
                  settings.tsig_keys->keys().size());
   }
-  if (std::lock_guard lk(notify_mu_); notify_text(settings) != notify_applied_) {
-    // The loader checked every address, so this does not fail after the catalog applied.
-    if (auto st = notifier_.set_keyed_targets(notify_targets(settings)); !st) {
-      spdlog::error("reload: notify targets not applied: {}", st.error());
-      return Error{st.error()};
+  {
+    std::lock_guard lk(notify_mu_);
+    if (std::string text = notify_text(settings); text != notify_applied_) {
+      // The loader checked every address, so this does not fail after the catalog applied.
+      if (auto st = notifier_.set_keyed_targets(notify_targets(settings)); !st) {
+        spdlog::error("reload: notify targets not applied: {}", st.error());
+        return Error{st.error()};
+      }
+      notify_applied_ = std::move(text);
+      spdlog::info("reload: notify targets applied ({}); the next serial change is sent to them",
+                   notify_applied_.empty() ? "none" : notify_applied_);
     }
-    notify_applied_ = notify_text(settings);
-    spdlog::info("reload: notify targets applied ({}); the next serial change is sent to them",
-                 notify_applied_.empty() ? "none" : notify_applied_);
   }
   std::string change = "unchanged since it was last applied";
   if (!result->no_op) {

@@ -27,13 +27,13 @@ int64_t now_ms() {
 Notifier::~Notifier() { stop(); }
 
 Status Notifier::set_keyed_targets(const std::vector<Target>& targets) {
-  std::vector<std::shared_ptr<const Dest>> out;
+  std::vector<Dest> out;
   for (const auto& t : targets) {
     auto a = parse_listen_addr(t.addr);
     if (!a) {
       return Error{"notify target '" + t.addr + "': " + a.error()};
     }
-    out.push_back(std::make_shared<const Dest>(Dest{*a, t.key}));
+    out.push_back(Dest{*a, t.key});
   }
   {
     std::lock_guard lk(mu_);
@@ -63,7 +63,7 @@ void Notifier::set_keys(std::shared_ptr<const dns::TsigKeyring> keys) {
 
 bool Notifier::prepare(Job& j) {
   j.msg = message(j.zone, j.id);
-  const auto& key_name = j.target->key;
+  const auto& key_name = j.target.key;
   if (!key_name) {
     return true;
   }
@@ -75,7 +75,7 @@ bool Notifier::prepare(Job& j) {
   const dns::TsigKey* key = keys ? keys->find(*key_name) : nullptr;
   if (key == nullptr) {
     spdlog::warn("notify: {} for {}: TSIG key {} is no longer configured; not sent",
-                 j.target->addr.text, j.zone.to_text(), key_name->to_text());
+                 j.target.addr.text, j.zone.to_text(), key_name->to_text());
     return false;
   }
   dns::TsigSigner signer(*key, {}, /*response=*/false);
@@ -83,8 +83,8 @@ bool Notifier::prepare(Job& j) {
   j.msg.resize(len + dns::TsigSigner::record_size(*key));
   len = signer.sign(j.msg.data(), len, j.msg.size(), dns::tsig_now());
   if (len == 0) {
-    spdlog::warn("notify: {} for {}: signing with TSIG key {} failed; not sent",
-                 j.target->addr.text, j.zone.to_text(), key_name->to_text());
+    spdlog::warn("notify: {} for {}: signing with TSIG key {} failed; not sent", j.target.addr.text,
+                 j.zone.to_text(), key_name->to_text());
     return false;
   }
   j.msg.resize(len);
@@ -179,12 +179,12 @@ bool Notifier::answered(const Job& j) {
           spdlog::warn(
               "notify: {} answered the NOTIFY of {} with a response that fails TSIG "
               "verification with key {}: {}; not counted as acknowledged",
-              j.target->addr.text, j.zone.to_text(), j.key->name.to_text(), why);
+              j.target.addr.text, j.zone.to_text(), j.key->name.to_text(), why);
           continue;
         }
       }
       if ((flags & 0xF) != dns::rcode::NOERROR) {
-        spdlog::warn("notify: {} answered the NOTIFY of {} with rcode {}", j.target->addr.text,
+        spdlog::warn("notify: {} answered the NOTIFY of {} with rcode {}", j.target.addr.text,
                      j.zone.to_text(), flags & 0xF);
       }
       ok = true;
@@ -202,13 +202,9 @@ void Notifier::loop() {
       j.fd = -1;
     }
   };
-  // Same target: same address and key (a reload makes new Dest objects for the same ones).
-  auto same = [](const Dest& a, const Dest& b) {
-    return a.addr.text == b.addr.text && a.key == b.key;
-  };
   for (;;) {
     std::vector<Job> fresh;
-    std::vector<std::shared_ptr<const Dest>> current;
+    std::vector<Dest> current;
     {
       std::unique_lock lk(mu_);
       if (active.empty()) {
@@ -222,10 +218,9 @@ void Notifier::loop() {
     }
     // A target a reload removed gets nothing more.
     for (auto& a : active) {
-      if (std::none_of(current.begin(), current.end(),
-                       [&](const auto& t) { return same(*t, *a.target); })) {
+      if (std::find(current.begin(), current.end(), a.target) == current.end()) {
         spdlog::info("notify: {} is no longer a target; NOTIFY of {} serial {} dropped",
-                     a.target->addr.text, a.zone.to_text(), a.serial);
+                     a.target.addr.text, a.zone.to_text(), a.serial);
         close_job(a);
       }
     }
@@ -233,12 +228,12 @@ void Notifier::loop() {
     for (auto& j : fresh) {
       // A newer serial replaces the pending NOTIFY for the same zone and target.
       for (auto& a : active) {
-        if (same(*a.target, *j.target) && a.zone == j.zone) {
+        if (a.target == j.target && a.zone == j.zone) {
           close_job(a);
         }
       }
       std::erase_if(active, [](const Job& a) { return a.fd < 0; });
-      const ListenAddr& t = j.target->addr;
+      const ListenAddr& t = j.target.addr;
       j.fd = ::socket(t.family(), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
       if (j.fd < 0 || ::connect(j.fd, t.sa(), t.len) != 0) {
         spdlog::warn("notify: {} for {}: cannot open a socket", t.text, j.zone.to_text());
@@ -270,14 +265,14 @@ void Notifier::loop() {
     for (size_t i = 0; i < active.size(); ++i) {
       Job& j = active[i];
       if ((fds[i].revents & POLLIN) && answered(j)) {
-        spdlog::info("notify: {} acknowledged {} serial {}", j.target->addr.text, j.zone.to_text(),
+        spdlog::info("notify: {} acknowledged {} serial {}", j.target.addr.text, j.zone.to_text(),
                      j.serial);
         ok_.fetch_add(1, std::memory_order_relaxed);
         close_job(j);
       } else if (now >= j.due_ms) {
         if (j.attempt >= opts_.attempts) {
           spdlog::warn("notify: {} did not acknowledge {} serial {} after {} tries",
-                       j.target->addr.text, j.zone.to_text(), j.serial, j.attempt);
+                       j.target.addr.text, j.zone.to_text(), j.serial, j.attempt);
           failed_.fetch_add(1, std::memory_order_relaxed);
           close_job(j);
         } else {

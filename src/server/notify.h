@@ -66,11 +66,12 @@ class Notifier {
   struct Dest {
     ListenAddr addr;
     std::optional<dns::Name> key;
+    bool operator==(const Dest& o) const { return addr.text == o.addr.text && key == o.key; }
   };
   struct Job {
     dns::Name zone;
     uint32_t serial = 0;
-    std::shared_ptr<const Dest> target;
+    Dest target;  // a copy: a reload never pulls it from under the sending thread
     uint16_t id = 0;
     int attempt = 0;  // sends done
     int fd = -1;
@@ -88,8 +89,7 @@ class Notifier {
   bool answered(const Job& j);  // reads the socket: a matching response arrived
 
   NotifyOptions opts_;
-  // Guarded by mu_. A job holds its target, so a reload never pulls one from under it.
-  std::vector<std::shared_ptr<const Dest>> targets_;
+  std::vector<Dest> targets_;  // guarded by mu_
   std::shared_ptr<const dns::TsigKeyring> keys_;
   std::thread thread_;
   mutable std::mutex mu_;
