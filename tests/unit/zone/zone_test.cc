@@ -269,6 +269,13 @@ TEST(ZoneChecks, MetaTypesAndOtherClassesAreRejected) {
   auto st3 = zb.add(www, rt::A, 300, std::vector<uint8_t>{1, 2, 3}, "f.zone", 11);
   ASSERT_FALSE(st3.ok());
   EXPECT_EQ(st3.error(), "f.zone:11: malformed A rdata");
+  // An SVCB parameter value malformed for its key: the reason, and the zone is not built.
+  Built b = build({"svc 300 IN SVCB 1 . alpn=h2 key6=000=abc"});
+  ASSERT_FALSE(b.zone.ok());
+  EXPECT_NE(error_of(b).find(
+                "test.zone:4: malformed SVCB rdata: ipv6hint must be one or more IPv6 addresses"),
+            std::string::npos)
+      << error_of(b);
 }
 
 TEST(ZoneChecks, MissingGlueIsAWarning) {
